@@ -1,0 +1,3 @@
+"""onboardflow: durable batch onboarding of restaurants onto an ordering platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,117 @@
+"""The `onboardflow` command line: serve, migrate, and account administration."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from onboardflow.config import Settings, load_settings
+from onboardflow.domain.statuses import UserRole
+from onboardflow.errors import OnboardflowError
+from onboardflow.logs import configure_logging
+from onboardflow.operations import accounts
+from onboardflow.operations.services import Services, build_services, close_services
+from onboardflow.store import migrate as migrations
+
+app = typer.Typer(help="onboardflow: durable batch onboarding of restaurants.", no_args_is_help=True)
+org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def run_with_services(settings: Settings, action: Callable[[Services], Awaitable[T]]) -> T:
+    """Run one use case with freshly built services; errors become a message and exit code 1."""
+
+    async def runner() -> T:
+        services = build_services(settings)
+        try:
+            return await action(services)
+        finally:
+            await close_services(services)
+
+    try:
+        return asyncio.run(runner())
+    except OnboardflowError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest version."""
+    settings = load_settings()
+    try:
+        migrations.upgrade(settings.database_url)
+    except OnboardflowError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    console.print(f"database at revision {migrations.current_revision(settings.database_url)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Migrate, then serve the API and web UI (with an embedded worker unless disabled)."""
+    import uvicorn
+
+    from onboardflow.api.app import create_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    migrations.upgrade(settings.database_url)
+    demo = run_with_services(settings, accounts.ensure_demo_access)
+    url = f"http://{host}:{port}"
+    console.print(f"onboardflow serving on [bold]{url}[/bold]  (API docs: {url}/docs)")
+    if demo is not None:
+        console.print("A demo organisation was created on this fresh database:")
+        console.print(f"  organisation: {demo.organisation}")
+        console.print(f"  email:        {demo.email}")
+        console.print(f"  password:     {demo.password}")
+        console.print(f"  API token:    {demo.token}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@org_app.command("create")
+def org_create(name: Annotated[str, typer.Argument(help="Name of the organisation.")]) -> None:
+    """Create an organisation."""
+    org = run_with_services(load_settings(), lambda s: accounts.create_organisation(s, name))
+    console.print(f"created organisation {org.name} {org.id}")
+
+
+@user_app.command("create")
+def user_create(
+    org: Annotated[str, typer.Option("--org", help="Name of the user's organisation.")],
+    email: Annotated[str, typer.Option("--email", help="The user's email, used to sign in.")],
+    role: Annotated[UserRole, typer.Option("--role", help="member, admin or super_admin.")] = UserRole.MEMBER,
+) -> None:
+    """Create a user; prints the generated password as the last word."""
+    _user, password = run_with_services(
+        load_settings(), lambda s: accounts.create_user(s, organisation=org, email=email, role=role)
+    )
+    typer.echo(f"created user {email} ({role.value}) in {org}; password: {password}")
+
+
+@token_app.command("create")
+def token_create(
+    org: Annotated[str, typer.Option("--org", help="Name of the token's organisation.")],
+    name: Annotated[str, typer.Option("--name", help="A label for the token.")] = "api",
+    role: Annotated[UserRole, typer.Option("--role", help="Role the token acts with.")] = UserRole.ADMIN,
+) -> None:
+    """Create an API token; prints it once, as the last word."""
+    token = run_with_services(
+        load_settings(), lambda s: accounts.create_token(s, organisation=org, name=name, role=role)
+    )
+    typer.echo(f"created API token for {org} (store it now, it is not shown again): {token}")

@@ -1,0 +1,150 @@
+"""Database engines: SQLite with one writer per process, PostgreSQL with a pool.
+
+``Database.write()`` opens a write transaction and ``Database.read()`` a read-only one. On SQLite the
+writer is a single pooled connection that starts ``BEGIN IMMEDIATE`` (so a process never fights itself
+for the lock and other processes wait on the busy timeout); readers use WAL snapshots. On PostgreSQL
+both use one pool. Driver errors are turned into onboardflow errors here and never leave the store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from onboardflow.errors import Conflict, StoreUnavailable
+
+Dialect = Literal["sqlite", "postgresql"]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def dialect_of(url: str) -> Dialect:
+    """``sqlite`` or ``postgresql``, from a database URL."""
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+def _strip_driver(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    base = scheme.split("+", 1)[0]
+    if base == "postgres":
+        base = "postgresql"
+    return f"{base}://{rest}"
+
+
+def sync_url(url: str) -> str:
+    """The URL with the synchronous driver (used by migrations)."""
+    plain = _strip_driver(url)
+    return plain if plain.startswith("sqlite") else plain.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def async_url(url: str) -> str:
+    """The URL with the asynchronous driver (used by the service)."""
+    plain = _strip_driver(url)
+    if plain.startswith("sqlite"):
+        return plain.replace("sqlite://", "sqlite+aiosqlite://", 1)
+    return plain.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def libpq_url(url: str) -> str:
+    """The URL as libpq understands it (for psycopg's own connections, e.g. LISTEN)."""
+    return _strip_driver(url)
+
+
+def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can ask for IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+
+class Database:
+    """The connection pools of one process, for either SQLite or PostgreSQL."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.dialect: Dialect = dialect_of(url)
+        if self.dialect == "sqlite":
+            common: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+            self._writer = create_async_engine(
+                async_url(url), pool_size=1, max_overflow=0, pool_timeout=120, **common
+            )
+            self._reader = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=5, **common)
+            _configure_sqlite(self._writer, "BEGIN IMMEDIATE")
+            _configure_sqlite(self._reader, "BEGIN")
+        else:
+            engine = create_async_engine(
+                async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+            self._writer = self._reader = engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction, committed when the block ends without error."""
+        with translate_errors():
+            async with self._writer.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a read transaction (a consistent snapshot on SQLite)."""
+        with translate_errors():
+            async with self._reader.begin() as conn:
+                yield conn
+
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the database answers a trivial query."""
+        async with self.read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
+
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+)")
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn driver errors into ``Conflict`` and ``StoreUnavailable``, raised from the original."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        raise Conflict("the change conflicts with existing data", constraint=_constraint_name(exc)) from exc
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise StoreUnavailable(f"database unavailable: {type(exc.orig or exc).__name__}") from exc
+    except OSError as exc:
+        raise StoreUnavailable(f"database unavailable: {exc}") from exc
+
+
+def _constraint_name(exc: sa.exc.IntegrityError) -> str | None:
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return str(diag.constraint_name)
+    match = _SQLITE_UNIQUE.search(str(exc.orig))
+    return match.group(1) if match else None

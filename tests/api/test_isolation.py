@@ -1,0 +1,102 @@
+"""Organisation isolation: every route, called with another organisation's token and ids, answers
+only 401 or 404, and never shows the other organisation's data."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from onboardflow.api.app import create_app
+from onboardflow.config import Settings
+from tests.conftest import Tenant
+
+PUBLIC = {"/healthz", "/readyz"}
+
+# A valid body for every route that takes one; a new route without an entry fails the walk below.
+SAMPLE_BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/api/restaurants"): {"name": "Intruder Cafe"},
+    ("PATCH", "/api/restaurants/{restaurant_id}"): {"name": "Renamed"},
+    ("POST", "/api/leads"): [{"name": "Intruder Lead"}],
+    ("POST", "/api/leads/import-csv"): "name\nIntruder CSV Lead\n",
+    ("PATCH", "/api/organisation/settings"): {"settings": {"intruder": True}},
+}
+
+
+def api_routes(settings: Settings) -> list[tuple[str, str]]:
+    """Every (method, path) of the OpenAPI document except the public health checks."""
+    paths = create_app(settings).openapi()["paths"]
+    found = [(method.upper(), path) for path, ops in paths.items() if path not in PUBLIC for method in ops]
+    assert len(found) >= 7, f"expected the whole API, found {found}"
+    return found
+
+
+async def _seed(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, str]:
+    r = await client.post("/api/restaurants", json={"name": "Secret Sauce Ltd"}, headers=tenant.headers)
+    await client.post("/api/leads", json=[{"name": "Secret Lead"}], headers=tenant.headers)
+    await client.patch(
+        "/api/organisation/settings", json={"settings": {"secret_plan": "world"}}, headers=tenant.headers
+    )
+    return {"restaurant_id": r.json()["id"]}
+
+
+def _request_kwargs(method: str, path: str) -> dict[str, Any]:
+    key = (method, path)
+    if method in ("POST", "PUT", "PATCH"):
+        assert key in SAMPLE_BODIES, f"add a sample body for {method} {path} to the isolation walk"
+        body = SAMPLE_BODIES[key]
+        return {"content": body} if isinstance(body, str) else {"json": body}
+    return {}
+
+
+async def test_every_route_needs_a_token(
+    client: httpx.AsyncClient, settings: Settings, tenant: Tenant
+) -> None:
+    ids = await _seed(client, tenant)
+    for method, path in api_routes(settings):
+        url = path.format(**ids)
+        r = await client.request(method, url, **_request_kwargs(method, path))
+        assert r.status_code == 401, (method, path, r.status_code, r.text)
+
+
+async def test_another_organisation_sees_none_of_our_rows_on_any_route(
+    client: httpx.AsyncClient, settings: Settings, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    ids = await _seed(client, tenant)
+    ours = [
+        *ids.values(),
+        "Secret Sauce Ltd",
+        "Secret Lead",
+        "secret_plan",
+        str(tenant.principal.organisation_id),
+    ]
+    routes = api_routes(settings)
+    assert routes, "no routes found"
+    for method, path in routes:
+        params = re.findall(r"{(\w+)}", path)
+        missing = [p for p in params if p not in ids]
+        assert not missing, f"the isolation walk has no id of the first organisation for {missing} in {path}"
+        r = await client.request(
+            method, path.format(**ids), headers=other_tenant.headers, **_request_kwargs(method, path)
+        )
+        if params:
+            assert r.status_code == 404, (method, path, r.status_code, r.text)
+        else:
+            assert r.status_code < 500, (method, path, r.text)
+        for value in ours:
+            assert value not in r.text, (method, path, value)
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH"])
+async def test_our_restaurant_is_404_for_another_organisation_and_unchanged(
+    client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant, method: str
+) -> None:
+    ids = await _seed(client, tenant)
+    url = f"/api/restaurants/{ids['restaurant_id']}"
+    kwargs = {"json": {"name": "Hijacked"}} if method == "PATCH" else {}
+    r = await client.request(method, url, headers=other_tenant.headers, **kwargs)
+    assert r.status_code == 404
+    mine = await client.get(url, headers=tenant.headers)
+    assert mine.json()["name"] == "Secret Sauce Ltd"
