@@ -69,14 +69,20 @@ class Settings(BaseSettings):
     worker_processes: int = Field(
         default=1, ge=1, le=64, description="Worker processes `onboardflow worker` starts."
     )
+    handler_modules: list[str] = Field(
+        default_factory=list,
+        description="Extra Python modules, each with a `registry` "
+        "(an `onboardflow.runtime.registry.Registry`), "
+        'whose job types workers also run, as JSON, e.g. `["mycompany.jobs"]`.',
+    )
     embedded_worker: bool = Field(
         default=True, description="Whether `onboardflow serve` runs a worker inside the API process."
     )
     lease_seconds: float = Field(
-        default=30.0,
+        default=20.0,
         gt=0,
         description="How long a claimed job stays leased to its worker without a heartbeat; a job of a "
-        "worker silent for longer goes back to the queue.",
+        "worker silent for longer goes back to the queue (checked every 2 s, so within 30 s by default).",
     )
     heartbeat_seconds: float = Field(
         default=5.0, gt=0, description="How often a worker renews its heartbeat and its jobs' leases."
@@ -96,7 +102,11 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Finished jobs older than this are pruned by maintenance."
     )
     pumpd_concurrency: int = Field(
-        default=3, ge=1, description="Pumpd calls running at once across the whole cluster."
+        default=3,
+        ge=1,
+        description="Pumpd calls running at once across the whole cluster: the limit of queue "
+        "`pumpd` "
+        "when it has none yet (change it later with `onboardflow queue limit pumpd N`).",
     )
     session_max_age_seconds: int = Field(
         default=14 * 24 * 3600, gt=0, description="Lifetime of a web sign-in."

@@ -12,6 +12,7 @@ import pytest
 from onboardflow.api.app import create_app
 from onboardflow.config import Settings
 from tests.conftest import Tenant
+from tests.domain.conftest import sample_config
 
 PUBLIC = {"/healthz", "/readyz"}
 
@@ -22,7 +23,26 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/leads"): [{"name": "Intruder Lead"}],
     ("POST", "/api/leads/import-csv"): "name\nIntruder CSV Lead\n",
     ("PATCH", "/api/organisation/settings"): {"settings": {"intruder": True}},
+    ("POST", "/api/jobs"): {"job_type": "noop", "payload": {"note": "intruder"}},
+    ("POST", "/api/jobs/{job_id}/cancel"): None,
+    ("POST", "/api/jobs/{job_id}/retry"): None,
+    ("PATCH", "/api/queues/{name}"): {"paused": False},
+    ("POST", "/api/registration-jobs"): lambda ids: {
+        "restaurant_id": ids["restaurant_id"],
+        "execution_config": sample_config(),
+    },
+    ("POST", "/api/registration-jobs/{registration_job_id}/cancel"): None,
+    ("POST", "/api/registration-jobs/{registration_job_id}/retry"): {"from_step": "account"},
+    ("POST", "/api/registration/execute-single-restaurant"): lambda ids: {
+        "restaurantId": ids["restaurant_id"],
+        "formData": sample_config(),
+    },
 }
+
+# Queue settings are cluster-wide, not rows of an organisation: any organisation's admin may change
+# them (a member gets 403, see tests/api/test_jobs_api.py), so the walk expects these answers there.
+QUEUE_NAME = "isolation-walk"
+CLUSTER_WIDE: dict[tuple[str, str], int] = {("PATCH", "/api/queues/{name}"): 200}
 
 
 def api_routes(settings: Settings) -> list[tuple[str, str]]:
@@ -39,14 +59,31 @@ async def _seed(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, str]:
     await client.patch(
         "/api/organisation/settings", json={"settings": {"secret_plan": "world"}}, headers=tenant.headers
     )
-    return {"restaurant_id": r.json()["id"]}
+    job = await client.post(
+        "/api/jobs",
+        json={"job_type": "noop", "payload": {"note": "Secret Job Payload"}, "unique_key": "secret-job-key"},
+        headers=tenant.headers,
+    )
+    run = await client.post(
+        "/api/registration/execute-single-restaurant",
+        json={"restaurantId": r.json()["id"], "formData": sample_config()},
+        headers=tenant.headers,
+    )
+    return {
+        "restaurant_id": r.json()["id"],
+        "job_id": job.json()["id"],
+        "name": QUEUE_NAME,
+        "registration_job_id": run.json()["jobId"],
+    }
 
 
-def _request_kwargs(method: str, path: str) -> dict[str, Any]:
+def _request_kwargs(method: str, path: str, ids: dict[str, str]) -> dict[str, Any]:
     key = (method, path)
     if method in ("POST", "PUT", "PATCH"):
         assert key in SAMPLE_BODIES, f"add a sample body for {method} {path} to the isolation walk"
         body = SAMPLE_BODIES[key]
+        if callable(body):
+            body = body(ids)
         return {"content": body} if isinstance(body, str) else {"json": body}
     return {}
 
@@ -57,7 +94,7 @@ async def test_every_route_needs_a_token(
     ids = await _seed(client, tenant)
     for method, path in api_routes(settings):
         url = path.format(**ids)
-        r = await client.request(method, url, **_request_kwargs(method, path))
+        r = await client.request(method, url, **_request_kwargs(method, path, ids))
         assert r.status_code == 401, (method, path, r.status_code, r.text)
 
 
@@ -66,10 +103,12 @@ async def test_another_organisation_sees_none_of_our_rows_on_any_route(
 ) -> None:
     ids = await _seed(client, tenant)
     ours = [
-        *ids.values(),
+        *(value for key, value in ids.items() if key != "name"),
         "Secret Sauce Ltd",
         "Secret Lead",
         "secret_plan",
+        "Secret Job Payload",
+        "secret-job-key",
         str(tenant.principal.organisation_id),
     ]
     routes = api_routes(settings)
@@ -79,9 +118,11 @@ async def test_another_organisation_sees_none_of_our_rows_on_any_route(
         missing = [p for p in params if p not in ids]
         assert not missing, f"the isolation walk has no id of the first organisation for {missing} in {path}"
         r = await client.request(
-            method, path.format(**ids), headers=other_tenant.headers, **_request_kwargs(method, path)
+            method, path.format(**ids), headers=other_tenant.headers, **_request_kwargs(method, path, ids)
         )
-        if params:
+        if (method, path) in CLUSTER_WIDE:
+            assert r.status_code == CLUSTER_WIDE[method, path], (method, path, r.status_code, r.text)
+        elif params:
             assert r.status_code == 404, (method, path, r.status_code, r.text)
         else:
             assert r.status_code < 500, (method, path, r.text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,9 +13,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from onboardflow import __version__
 from onboardflow.api.errors import install_error_handlers
 from onboardflow.api.limits import BodySizeLimit
-from onboardflow.api.routes import health, leads, organisation, restaurants
+from onboardflow.api.routes import health, jobs, leads, organisation, registrations, restaurants
 from onboardflow.config import Settings
 from onboardflow.operations.services import Services, build_services, close_services
+from onboardflow.runtime.worker import Worker
 from onboardflow.web import routes as web_routes
 
 log = logging.getLogger("onboardflow")
@@ -28,9 +30,17 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = active
+        worker: Worker | None = None
+        worker_task: asyncio.Task[None] | None = None
+        if settings.embedded_worker:
+            worker = Worker(active.runtime_deps(), active.registry)
+            worker_task = asyncio.create_task(worker.run(), name="embedded-worker")
         try:
             yield
         finally:
+            if worker is not None and worker_task is not None:
+                worker.stop()
+                await worker_task
             if owned:
                 await close_services(active)
 
@@ -43,7 +53,14 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     )
     app.state.services = active
     install_error_handlers(app)
-    for router in (health.router, organisation.router, restaurants.router, leads.router):
+    for router in (
+        health.router,
+        organisation.router,
+        restaurants.router,
+        leads.router,
+        jobs.router,
+        registrations.router,
+    ):
         app.include_router(router)
     web_routes.install(app)
     app.add_middleware(

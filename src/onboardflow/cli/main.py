@@ -9,12 +9,14 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from onboardflow.cli.jobs import jobs_app, prune, queue_app
 from onboardflow.config import Settings, load_settings
 from onboardflow.domain.statuses import UserRole
 from onboardflow.errors import OnboardflowError
 from onboardflow.logs import configure_logging
 from onboardflow.operations import accounts
-from onboardflow.operations.services import Services, build_services, close_services
+from onboardflow.operations.services import Services, build_services, build_worker_deps, close_services
+from onboardflow.runtime.process import run_worker_process, supervise_worker_processes
 from onboardflow.store import migrate as migrations
 
 app = typer.Typer(help="onboardflow: durable batch onboarding of restaurants.", no_args_is_help=True)
@@ -24,6 +26,8 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(queue_app, name="queue")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -84,6 +88,51 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 
 
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the simulated data (default: the setting).")
+    ] = None,
+) -> None:
+    """Serve the simulated external services over HTTP (for `ONBOARDFLOW_ADAPTERS=http`)."""
+    import uvicorn
+
+    from onboardflow.adapters.faults import FaultPlan
+    from onboardflow.adapters.sandbox import create_sandbox_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    app_ = create_sandbox_app(
+        seed=settings.simulation_seed if seed is None else seed,
+        faults=FaultPlan.from_dict(settings.simulation_faults) if settings.simulation_faults else None,
+    )
+    console.print(f"simulated Pumpd, image CDN, extraction and companies register on http://{host}:{port}")
+    uvicorn.run(app_, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=5)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Jobs each process runs at once (default: the setting).", min=1, max=1000),
+    ] = None,
+    processes: Annotated[
+        int | None, typer.Option(help="Worker processes to start (default: the setting).", min=1, max=64)
+    ] = None,
+) -> None:
+    """Run workers only (no API): claim and run jobs until SIGTERM or SIGINT, then stop gracefully."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    concurrency = concurrency or settings.worker_concurrency
+    processes = processes or settings.worker_processes
+    if processes == 1:
+        run_worker_process(settings, build_worker_deps, concurrency=concurrency)
+    else:
+        raise typer.Exit(supervise_worker_processes(processes, concurrency))
+
+
 @org_app.command("create")
 def org_create(name: Annotated[str, typer.Argument(help="Name of the organisation.")]) -> None:
     """Create an organisation."""
@@ -115,3 +164,6 @@ def token_create(
         load_settings(), lambda s: accounts.create_token(s, organisation=org, name=name, role=role)
     )
     typer.echo(f"created API token for {org} (store it now, it is not shown again): {token}")
+
+
+app.command("prune")(prune)

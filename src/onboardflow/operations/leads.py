@@ -38,11 +38,18 @@ def parse_leads(items: Sequence[Mapping[str, Any]]) -> list[LeadInput]:
 
 def parse_leads_csv(text: str) -> list[LeadInput]:
     """Leads from CSV text with a header row; unknown columns go into each lead's metadata."""
+    if "\x00" in text:
+        raise InvalidInput("file", "the CSV contains NUL characters; is it a binary file?")
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not reader.fieldnames or "name" not in [f.strip().lower() for f in reader.fieldnames]:
+    try:
+        fieldnames = reader.fieldnames
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InvalidInput("file", f"not a readable CSV: {exc}") from exc
+    if not fieldnames or "name" not in [f.strip().lower() for f in fieldnames]:
         raise InvalidInput("file", "the CSV needs a header row with at least a 'name' column")
     items = []
-    for row in reader:
+    for row in rows:
         item: dict[str, Any] = {"metadata": {}}
         for key, value in row.items():
             if key is None:

@@ -17,9 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from onboardflow.errors import Conflict, StoreUnavailable
+from onboardflow.errors import Conflict, InvalidInput, StoreUnavailable
 
 Dialect = Literal["sqlite", "postgresql"]
+
+# Set of wake-ups (queue names, ``cancel:<id>``) a write transaction asks for once it commits.
+NOTIFY_KEY = "onboardflow.notify_queues"
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -95,6 +98,9 @@ class Database:
                 async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self._writer = self._reader = engine
+        from onboardflow.store.notify import WakeupHub
+
+        self.wakeups = WakeupHub(url if self.dialect == "postgresql" else None)
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,9 +109,15 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a write transaction, committed when the block ends without error."""
+        pending: set[str] | None = None
         with translate_errors():
             async with self._writer.begin() as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    pending = conn.info.pop(NOTIFY_KEY, None)
+        if pending:
+            self.wakeups.publish(pending)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -120,7 +132,8 @@ class Database:
             await conn.execute(sa.text("SELECT 1"))
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the notification connection)."""
+        await self.wakeups.close()
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
@@ -136,6 +149,10 @@ def translate_errors() -> Iterator[None]:
         yield
     except sa.exc.IntegrityError as exc:
         raise Conflict("the change conflicts with existing data", constraint=_constraint_name(exc)) from exc
+    except sa.exc.DataError as exc:
+        raise InvalidInput(
+            "body", "contains a value the database cannot store (for example a NUL character)"
+        ) from exc
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         raise StoreUnavailable(f"database unavailable: {type(exc.orig or exc).__name__}") from exc
     except OSError as exc:

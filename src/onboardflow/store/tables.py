@@ -360,10 +360,9 @@ jobs = sa.Table(
     sa.CheckConstraint(_in("status", JobStatus), name="status"),
     sa.CheckConstraint("priority >= -10 AND priority <= 10", name="priority"),
     sa.CheckConstraint("attempts >= 0 AND max_retries >= 0", name="attempts"),
-    # The claim reads exactly this index: due, runnable jobs of a queue in priority then FIFO order.
+    # The claim reads exactly this index: runnable jobs in priority order, FIFO within a priority.
     sa.Index(
         "ix_jobs_claim",
-        "queue",
         sa.text("priority DESC"),
         "run_at",
         "id",

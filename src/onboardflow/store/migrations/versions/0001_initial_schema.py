@@ -269,7 +269,7 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index(
             "ix_jobs_claim",
-            ["queue", sa.text("priority DESC"), "run_at", "id"],
+            [sa.text("priority DESC"), "run_at", "id"],
             unique=False,
             sqlite_where=sa.text("status IN ('pending', 'queued')"),
             postgresql_where=sa.text("status IN ('pending', 'queued')"),

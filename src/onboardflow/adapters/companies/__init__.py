@@ -1,0 +1,1 @@
+"""The companies register (New Zealand style)."""

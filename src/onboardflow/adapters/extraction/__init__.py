@@ -1,0 +1,1 @@
+"""The menu and branding extraction service."""

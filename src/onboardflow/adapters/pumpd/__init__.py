@@ -1,0 +1,1 @@
+"""The Pumpd platform: the 12 Yolo Mode operations."""

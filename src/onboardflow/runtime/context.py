@@ -1,0 +1,46 @@
+"""What a handler receives for one attempt of one job."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from onboardflow.adapters.registry import Adapters
+from onboardflow.config import Settings
+from onboardflow.domain.jobs import ClaimedJob
+from onboardflow.store.engine import Database
+from onboardflow.store.secrets import SecretBox
+
+
+@dataclass(slots=True, kw_only=True)
+class RuntimeDeps:
+    """The process-wide things handlers use: settings, database, secret box, external services."""
+
+    settings: Settings
+    db: Database
+    secrets: SecretBox
+    adapters: Adapters
+
+
+@dataclass(slots=True, kw_only=True)
+class JobContext:
+    """One attempt of one job, as its handler sees it."""
+
+    job: ClaimedJob
+    deps: RuntimeDeps
+    worker_id: str
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("onboardflow.jobs"))
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.job.input_payload
+
+    @property
+    def attempt(self) -> int:
+        return self.job.attempts
+
+    @property
+    def idempotency_key(self) -> str:
+        """A key that is the same for every attempt of this job (external calls carry it)."""
+        return f"job-{self.job.id}"

@@ -1,0 +1,77 @@
+"""Running workers as processes: signals, graceful shutdown, and several processes at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from onboardflow.config import Settings
+from onboardflow.runtime.context import RuntimeDeps
+from onboardflow.runtime.registry import Registry
+from onboardflow.runtime.worker import Worker
+
+log = logging.getLogger("onboardflow.worker")
+
+
+async def run_until_signalled(worker: Worker) -> None:
+    """Run ``worker`` until SIGTERM or SIGINT, then shut it down gracefully."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    try:
+        await worker.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def run_worker_process(
+    settings: Settings, build: Callable[[Settings], tuple[RuntimeDeps, Registry]], *, concurrency: int
+) -> None:
+    """Run one worker in this process until it is signalled."""
+
+    async def main() -> None:
+        deps, registry = build(settings)
+        try:
+            await run_until_signalled(Worker(deps, registry, concurrency=concurrency))
+        finally:
+            await deps.adapters.aclose()
+            await deps.db.dispose()
+
+    asyncio.run(main())
+
+
+def supervise_worker_processes(processes: int, concurrency: int) -> int:
+    """Start ``processes`` worker processes and wait for them; signals are passed on to them.
+
+    Returns the first non-zero exit code of a child, or 0.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "onboardflow",
+        "worker",
+        "--processes",
+        "1",
+        "--concurrency",
+        str(concurrency),
+    ]
+    children = [subprocess.Popen(command) for _ in range(processes)]
+    log.info("started %d worker processes: %s", processes, [c.pid for c in children])
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while any(child.poll() is None for child in children):
+        time.sleep(0.2)
+    codes = [child.returncode for child in children]
+    return next((code for code in codes if code), 0)

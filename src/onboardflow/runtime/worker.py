@@ -1,0 +1,396 @@
+"""The worker: claims jobs in batches sized to its free slots, runs their handlers, and records
+outcomes in batches. It heartbeats and renews its leases, stops cancelled jobs, and, when it holds
+the maintenance lease, takes back the jobs of dead workers.
+
+Nothing sleeps to retry: a failed attempt's next run time is written to the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from onboardflow.domain.jobs import ClaimedJob
+from onboardflow.domain.retry import RetryPolicy, decide_retry
+from onboardflow.domain.statuses import JobStatus
+from onboardflow.errors import AlreadyDoneError, PermanentError, StoreUnavailable
+from onboardflow.runtime.context import JobContext, RuntimeDeps
+from onboardflow.runtime.registry import Registry
+from onboardflow.store import queue as store
+from onboardflow.store.notify import CANCEL_CHANNEL, JOBS_CHANNEL, listen
+from onboardflow.store.registrations import PUMPD_QUEUE
+from onboardflow.store.types import utcnow
+
+log = logging.getLogger("onboardflow.worker")
+
+FLUSH_BATCH = 500
+MAINTENANCE_SECONDS = 2.0
+LEADER_TTL_SECONDS = 10.0
+PRUNE_EVERY_SECONDS = 3600.0
+CANCEL_POLL_SECONDS = 0.5
+LIMITS_REFRESH_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class _Running:
+    job: ClaimedJob
+    task: asyncio.Task[None]
+    started: float
+
+
+class Worker:
+    """One worker in one process: ``concurrency`` jobs at a time from every queue."""
+
+    def __init__(
+        self,
+        deps: RuntimeDeps,
+        registry: Registry,
+        *,
+        concurrency: int | None = None,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+        on_outcome: Callable[[store.Outcome], Awaitable[None]] | None = None,
+    ) -> None:
+        self.deps = deps
+        self.registry = registry
+        self.settings = deps.settings
+        self.db = deps.db
+        self.concurrency = concurrency or deps.settings.worker_concurrency
+        self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._rng = rng or random.Random()
+        self._running: dict[UUID, _Running] = {}
+        self._cancelling: set[UUID] = set()
+        self._releasing = False
+        self._outcomes: list[store.Outcome] = []
+        self._outcome_ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._limited: dict[str, int] = {}
+        self._limited_at = 0.0
+        self._last_prune = 0.0
+        self._unsubscribe: Callable[[], None] | None = None
+        self._on_outcome = on_outcome
+        self.claimed_total = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the worker to stop claiming and shut down gracefully."""
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run until ``stop()``; then let running jobs finish within the grace period and release the rest."""
+        async with self.db.write() as conn:
+            await store.register_worker(
+                conn,
+                worker_id=self.id,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                concurrency=self.concurrency,
+                queues=["*"],
+            )
+            await store.seed_queue_limit(conn, PUMPD_QUEUE, self.settings.pumpd_concurrency)
+        self._unsubscribe = self.db.wakeups.subscribe(self._on_wakeup)
+        helpers = [
+            asyncio.create_task(self._flush_loop(), name="flush"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._cancel_poll_loop(), name="cancel-poll"),
+            asyncio.create_task(self._maintenance_loop(), name="maintenance"),
+        ]
+        if self.db.dialect == "postgresql" and self.settings.listen_notify:
+            helpers.append(asyncio.create_task(self._listen_loop(), name="listen"))
+        log.info("worker %s started (concurrency %d, %s)", self.id, self.concurrency, self.db.dialect)
+        try:
+            await self._claim_loop()
+        finally:
+            await self._shutdown(helpers)
+
+    async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
+        running = [r.task for r in self._running.values()]
+        if running:
+            log.info(
+                "worker %s stopping: waiting up to %ss for %d jobs",
+                self.id,
+                self.settings.shutdown_grace_seconds,
+                len(running),
+            )
+            await asyncio.wait(running, timeout=self.settings.shutdown_grace_seconds)
+        leftover = [r.task for r in self._running.values()]
+        if leftover:
+            self._releasing = True
+            for task in leftover:
+                task.cancel()
+            await asyncio.gather(*leftover, return_exceptions=True)
+        flush = helpers[0]
+        self._outcome_ready.set()
+        for task in helpers[1:]:
+            task.cancel()
+        await asyncio.gather(*helpers[1:], return_exceptions=True)
+        await self._drain_outcomes()
+        flush.cancel()
+        await asyncio.gather(flush, return_exceptions=True)
+        if self._unsubscribe:
+            self._unsubscribe()
+        with contextlib.suppress(StoreUnavailable):
+            async with self.db.write() as conn:
+                await store.deregister_worker(conn, self.id)
+        log.info("worker %s stopped", self.id)
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    def _on_wakeup(self, channel: str, payload: str) -> None:
+        if channel == JOBS_CHANNEL:
+            self._wake.set()
+        elif channel == CANCEL_CHANNEL:
+            with contextlib.suppress(ValueError):
+                self._cancel_local(UUID(payload))
+
+    async def _claim_loop(self) -> None:
+        poll = self.settings.poll_seconds
+        while not self._stop.is_set():
+            free = self.concurrency - len(self._running)
+            got = 0
+            if free > 0:
+                self._wake.clear()
+                try:
+                    jobs = await self._claim(free)
+                except StoreUnavailable as exc:
+                    log.warning("claim failed: %s", exc)
+                    jobs = []
+                    await asyncio.sleep(poll)
+                for job in jobs:
+                    self._start(job)
+                got = len(jobs)
+                if got and got == free:
+                    continue
+            self._slot_freed.clear()
+            waiters = [asyncio.ensure_future(self._slot_freed.wait())]
+            if free - got > 0:
+                waiters.append(asyncio.ensure_future(self._wake.wait()))
+            waiters.append(asyncio.ensure_future(self._stop.wait()))
+            _done, pending = await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+
+    async def _claim(self, limit: int) -> list[ClaimedJob]:
+        async with self.db.write() as conn:
+            if time.monotonic() - self._limited_at > LIMITS_REFRESH_SECONDS:
+                self._limited = await store.limited_queues(conn)
+                self._limited_at = time.monotonic()
+            jobs = await store.claim(
+                conn,
+                worker_id=self.id,
+                limit=limit,
+                lease_seconds=self.settings.lease_seconds,
+                limited=self._limited,
+            )
+        self.claimed_total += len(jobs)
+        return jobs
+
+    def _start(self, job: ClaimedJob) -> None:
+        task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
+        self._running[job.id] = _Running(job=job, task=task, started=time.monotonic())
+        task.add_done_callback(functools.partial(self._finished, job.id))
+
+    def _finished(self, job_id: UUID, _task: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
+        self._cancelling.discard(job_id)
+        self._slot_freed.set()
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def _execute(self, job: ClaimedJob) -> None:
+        started = time.monotonic()
+        spec = self.registry.get(job.job_type)
+        context = JobContext(job=job, deps=self.deps, worker_id=self.id)
+        try:
+            if spec is None:
+                raise PermanentError(f"no handler is registered for job type {job.job_type!r}")
+            timeout = job.timeout_seconds or spec.timeout_seconds
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await spec.handler(context)
+            except TimeoutError as exc:
+                if timeout is None:
+                    raise
+                raise TimeoutError(f"timed out after {timeout:g}s") from exc
+            outcome = self._outcome(job, started, JobStatus.COMPLETED, result=result)
+        except asyncio.CancelledError:
+            if job.id in self._cancelling:
+                outcome = self._outcome(
+                    job, started, JobStatus.CANCELLED, error="cancelled", error_kind="cancelled"
+                )
+            elif self._releasing:
+                outcome = self._outcome(
+                    job,
+                    started,
+                    JobStatus.QUEUED,
+                    error="released by a stopping worker",
+                    error_kind="interrupted",
+                )
+                outcome = store.Outcome(**{**_fields(outcome), "uncount": True, "run_at": utcnow()})
+            else:
+                raise
+        except AlreadyDoneError as exc:
+            outcome = self._outcome(
+                job, started, JobStatus.COMPLETED, result={"warning": exc.message, "existing": exc.existing}
+            )
+        except Exception as exc:
+            outcome = self._failure(job, started, exc)
+        self._record(outcome)
+
+    def _failure(self, job: ClaimedJob, started: float, exc: Exception) -> store.Outcome:
+        decision = decide_retry(
+            attempt=job.attempts,
+            policy=RetryPolicy(max_retries=job.max_retries),
+            error=exc,
+            now=utcnow(),
+            rng=self._rng,
+        )
+        kind = "timeout" if isinstance(exc, TimeoutError) else decision.kind
+        message = (
+            f"{type(exc).__name__}: {exc}" if not isinstance(exc, PermanentError | TimeoutError) else str(exc)
+        )
+        if decision.retry:
+            log.info(
+                "job %s (%s) attempt %d failed, retrying: %s",
+                job.id,
+                job.job_type,
+                job.attempts,
+                decision.reason,
+            )
+            return self._outcome(
+                job, started, JobStatus.PENDING, error=message, error_kind=kind, run_at=decision.run_at
+            )
+        log.warning("job %s (%s) failed: %s", job.id, job.job_type, decision.reason)
+        return self._outcome(job, started, JobStatus.FAILED, error=message, error_kind=kind)
+
+    @staticmethod
+    def _outcome(job: ClaimedJob, started: float, status: JobStatus, **values: Any) -> store.Outcome:
+        return store.Outcome(
+            job_id=job.id,
+            attempt=job.attempts,
+            status=status,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            **values,
+        )
+
+    def _record(self, outcome: store.Outcome) -> None:
+        self._outcomes.append(outcome)
+        self._outcome_ready.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._outcome_ready.wait()
+            self._outcome_ready.clear()
+            await self._drain_outcomes()
+
+    async def _drain_outcomes(self) -> None:
+        while self._outcomes:
+            batch = self._outcomes[:FLUSH_BATCH]
+            try:
+                async with self.db.write() as conn:
+                    await store.finish(conn, batch, worker_id=self.id)
+            except StoreUnavailable as exc:
+                log.warning("could not record %d outcomes (%s); retrying", len(batch), exc)
+                await asyncio.sleep(0.5)
+                continue
+            del self._outcomes[: len(batch)]
+            if self._on_outcome:
+                for outcome in batch:
+                    await self._on_outcome(outcome)
+
+    # -- cancellation, heartbeats, maintenance -----------------------------------------------
+
+    def _cancel_local(self, job_id: UUID) -> None:
+        running = self._running.get(job_id)
+        if running is not None and job_id not in self._cancelling:
+            log.info("cancelling running job %s", job_id)
+            self._cancelling.add(job_id)
+            running.task.cancel()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                async with self.db.write() as conn:
+                    cancelled = await store.heartbeat(
+                        conn,
+                        worker_id=self.id,
+                        lease_seconds=self.settings.lease_seconds,
+                        stopping=self._stop.is_set(),
+                    )
+            except StoreUnavailable as exc:
+                log.warning("heartbeat failed: %s", exc)
+                continue
+            for job_id in cancelled:
+                self._cancel_local(job_id)
+
+    async def _cancel_poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            if not self._running:
+                continue
+            try:
+                async with self.db.read() as conn:
+                    cancelled = await store.cancel_requested_of(conn, self.id)
+            except StoreUnavailable:
+                continue
+            for job_id in cancelled:
+                self._cancel_local(job_id)
+
+    async def _listen_loop(self) -> None:
+        async for channel, payload in listen(self.db.url, [JOBS_CHANNEL, CANCEL_CHANNEL]):
+            if channel:
+                self._on_wakeup(channel, payload)
+            else:
+                self._wake.set()
+
+    async def _maintenance_loop(self) -> None:
+        while True:
+            try:
+                await self.maintain()
+            except StoreUnavailable as exc:
+                log.warning("maintenance failed: %s", exc)
+            await asyncio.sleep(MAINTENANCE_SECONDS)
+
+    async def maintain(self) -> bool:
+        """One round of maintenance if this worker holds the lease; returns whether it did."""
+        async with self.db.write() as conn:
+            if not await store.take_leadership(conn, worker_id=self.id, ttl_seconds=LEADER_TTL_SECONDS):
+                return False
+            report = await store.rescue_expired(conn, stale_after=self.settings.lease_seconds)
+            await store.promote_due(conn)
+        if report.requeued or report.failed or report.cancelled:
+            log.warning(
+                "took back jobs of stopped workers: %d requeued, %d failed, %d cancelled",
+                report.requeued,
+                report.failed,
+                report.cancelled,
+            )
+        if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
+            self._last_prune = time.monotonic()
+            cutoff = utcnow() - timedelta(days=self.settings.job_retention_days)
+            while True:
+                async with self.db.write() as conn:
+                    if await store.prune_finished(conn, older_than=cutoff) == 0:
+                        break
+        return True
+
+
+def _fields(outcome: store.Outcome) -> dict[str, Any]:
+    return {name: getattr(outcome, name) for name in outcome.__dataclass_fields__}

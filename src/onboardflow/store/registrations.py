@@ -1,0 +1,547 @@
+"""Registration runs: the registration job, its step rows and the 12 sub-step rows of step 6.
+
+``schedule_ready`` is the one place a run moves forward: it applies ``domain.substeps.plan_next``
+inside the caller's transaction (skips recorded, ready sub-steps enqueued as queue jobs, the run
+finished when the plan reports an outcome). Callers hold the run's row lock (``lock_run``) so that
+two sub-steps finishing at once see each other's result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboardflow.domain.jobs import JobSpec
+from onboardflow.domain.pipeline import StepSpec
+from onboardflow.domain.statuses import (
+    ACTIVE_REGISTRATION,
+    FINAL_STEP,
+    RegistrationStatus,
+    StepStatus,
+    StepType,
+)
+from onboardflow.domain.substeps import SUB_STEPS, current_phase, plan_next, reset_for_retry
+from onboardflow.errors import Conflict, NotFound
+from onboardflow.store.events import event_row, record_events
+from onboardflow.store.paging import Page, fetch_page
+from onboardflow.store.queue import enqueue
+from onboardflow.store.tables import registration_job_steps as steps
+from onboardflow.store.tables import registration_jobs as runs
+from onboardflow.store.tables import registration_logs, restaurants
+from onboardflow.store.transitions import apply_transition
+from onboardflow.store.types import utcnow
+
+SUB_STEP_JOB = "registration.sub_step"
+PUMPD_QUEUE = "pumpd"
+EXECUTION_STEP = "yolo_execution"
+SUB_STEP_MAX_RETRIES = 3
+ACTIVE_RUN_INDEX = "uq_registration_jobs_one_active_single_run"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewRun:
+    id: UUID
+    execution_step_id: UUID
+
+
+async def insert_run(
+    conn: AsyncConnection,
+    *,
+    organisation_id: UUID,
+    restaurant_id: UUID,
+    pipeline: Sequence[StepSpec],
+    execution_config: Mapping[str, Any],
+    batch_job_id: UUID | None = None,
+    created_by: UUID | None = None,
+    actor: str,
+) -> NewRun:
+    """Create a registration job with a row per pipeline step and the 12 sub-step rows of step 6.
+
+    A second active single-restaurant run of the same restaurant raises ``Conflict`` with
+    ``constraint`` naming the unique index (the database decides, not a read before the write).
+    """
+    now = utcnow()
+    run_id = uuid4()
+    await conn.execute(
+        sa.insert(runs).values(
+            id=run_id,
+            organisation_id=organisation_id,
+            batch_job_id=batch_job_id,
+            restaurant_id=restaurant_id,
+            status=RegistrationStatus.PENDING.value,
+            current_step=pipeline[0].key,
+            execution_config=dict(execution_config),
+            execution_results={},
+            created_by=created_by,
+            metadata={},
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    step_rows = [
+        _step_row(run_id, organisation_id, spec.key, spec.number, spec.label, spec.step_type, now)
+        for spec in pipeline
+    ]
+    execution_step_id = next(r["id"] for r in step_rows if r["step_key"] == EXECUTION_STEP)
+    sub_rows = [
+        {
+            **_step_row(run_id, organisation_id, spec.key, number, spec.label, StepType.AUTOMATIC, now),
+            "parent_step_id": execution_step_id,
+            "phase": spec.phase,
+        }
+        for number, spec in enumerate(SUB_STEPS, start=1)
+    ]
+    await conn.execute(sa.insert(steps), [*step_rows, *sub_rows])
+    await record_events(
+        conn,
+        [
+            event_row(
+                organisation_id=organisation_id,
+                entity_type="registration_job",
+                entity_id=run_id,
+                from_status=None,
+                to_status=RegistrationStatus.PENDING.value,
+                actor=actor,
+                batch_job_id=batch_job_id,
+                registration_job_id=run_id,
+            )
+        ],
+    )
+    return NewRun(id=run_id, execution_step_id=execution_step_id)
+
+
+def _step_row(
+    run_id: UUID, organisation_id: UUID, key: str, number: int, label: str, step_type: StepType, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": uuid4(),
+        "organisation_id": organisation_id,
+        "registration_job_id": run_id,
+        "parent_step_id": None,
+        "step_key": key,
+        "step_number": number,
+        "phase": None,
+        "label": label,
+        "step_type": step_type.value,
+        "status": StepStatus.PENDING.value,
+        "attempts": 0,
+        "max_retries": SUB_STEP_MAX_RETRIES,
+        "input": {"generation": 0},
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def lock_run(conn: AsyncConnection, organisation_id: UUID | None, run_id: UUID) -> dict[str, Any]:
+    """The run, locked for the rest of the transaction (``FOR UPDATE`` on PostgreSQL; SQLite's
+    writer holds the database lock already)."""
+    query = sa.select(runs).where(runs.c.id == run_id)
+    if organisation_id is not None:
+        query = query.where(runs.c.organisation_id == organisation_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise NotFound("registration job")
+    return dict(row)
+
+
+async def get_run(conn: AsyncConnection, organisation_id: UUID, run_id: UUID) -> dict[str, Any]:
+    """One run of the organisation."""
+    row = (
+        (
+            await conn.execute(
+                sa.select(runs).where(runs.c.id == run_id, runs.c.organisation_id == organisation_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound("registration job")
+    return dict(row)
+
+
+async def list_steps(conn: AsyncConnection, run_id: UUID) -> list[dict[str, Any]]:
+    """Every step and sub-step row of a run, steps first, each in its order."""
+    rows = await conn.execute(
+        sa.select(steps)
+        .where(steps.c.registration_job_id == run_id)
+        .order_by(steps.c.parent_step_id.is_not(None), steps.c.step_number)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def get_step(conn: AsyncConnection, step_id: UUID) -> dict[str, Any]:
+    """One step or sub-step row."""
+    row = (await conn.execute(sa.select(steps).where(steps.c.id == step_id))).mappings().first()
+    if row is None:
+        raise NotFound("step")
+    return dict(row)
+
+
+async def find_active_single_run(
+    conn: AsyncConnection, organisation_id: UUID, restaurant_id: UUID
+) -> dict[str, Any] | None:
+    """The restaurant's active single-restaurant run, if any."""
+    row = (
+        (
+            await conn.execute(
+                sa.select(runs).where(
+                    runs.c.organisation_id == organisation_id,
+                    runs.c.restaurant_id == restaurant_id,
+                    runs.c.batch_job_id.is_(None),
+                    runs.c.status.in_([s.value for s in ACTIVE_REGISTRATION]),
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+async def latest_single_run(
+    conn: AsyncConnection, organisation_id: UUID, restaurant_id: UUID
+) -> dict[str, Any] | None:
+    """The restaurant's most recent single-restaurant run, active or not."""
+    row = (
+        (
+            await conn.execute(
+                sa.select(runs)
+                .where(
+                    runs.c.organisation_id == organisation_id,
+                    runs.c.restaurant_id == restaurant_id,
+                    runs.c.batch_job_id.is_(None),
+                )
+                .order_by(runs.c.created_at.desc(), runs.c.id.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+async def list_runs(
+    conn: AsyncConnection,
+    organisation_id: UUID,
+    *,
+    limit: int,
+    offset: int,
+    restaurant_id: UUID | None = None,
+    status: str | None = None,
+) -> Page:
+    """A page of the organisation's runs, newest first."""
+    query = sa.select(runs).where(runs.c.organisation_id == organisation_id)
+    if restaurant_id is not None:
+        query = query.where(runs.c.restaurant_id == restaurant_id)
+    if status is not None:
+        query = query.where(runs.c.status == status)
+    return await fetch_page(
+        conn, query, limit=limit, offset=offset, order_by=(runs.c.created_at.desc(), runs.c.id)
+    )
+
+
+async def set_step(
+    conn: AsyncConnection,
+    step: Mapping[str, Any],
+    target: StepStatus,
+    *,
+    actor: str,
+    values: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+) -> bool:
+    """Move a step or sub-step row to ``target`` (checked, compare-and-set, with an event)."""
+    return await apply_transition(
+        conn,
+        steps,
+        "step",
+        row_id=step["id"],
+        organisation_id=step["organisation_id"],
+        current=step["status"],
+        target=target.value,
+        actor=actor,
+        values=values,
+        reason=reason,
+        data={"step_key": step["step_key"]},
+        registration_job_id=step["registration_job_id"],
+    )
+
+
+async def set_run(
+    conn: AsyncConnection,
+    run: Mapping[str, Any],
+    target: RegistrationStatus,
+    *,
+    actor: str,
+    values: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+) -> bool:
+    """Move a run to ``target`` (checked, compare-and-set, with an event)."""
+    return await apply_transition(
+        conn,
+        runs,
+        "registration_job",
+        row_id=run["id"],
+        organisation_id=run["organisation_id"],
+        current=run["status"],
+        target=target.value,
+        actor=actor,
+        values=values,
+        reason=reason,
+        batch_job_id=run["batch_job_id"],
+        registration_job_id=run["id"],
+    )
+
+
+async def update_run_values(conn: AsyncConnection, run_id: UUID, values: Mapping[str, Any]) -> None:
+    """Change columns of a run other than its status."""
+    await conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values, updated_at=utcnow()))
+
+
+async def update_step_values(conn: AsyncConnection, step_id: UUID, values: Mapping[str, Any]) -> None:
+    """Change columns of a step other than its status."""
+    await conn.execute(sa.update(steps).where(steps.c.id == step_id).values(**values, updated_at=utcnow()))
+
+
+async def reopen_run(
+    conn: AsyncConnection, run: Mapping[str, Any], *, actor: str, from_step: str | None = None
+) -> frozenset[str]:
+    """Set sub-steps back to pending for a retry and the run back in progress; returns their keys.
+
+    Without ``from_step``: what failed or was cancelled, and what that blocked. With ``from_step``:
+    that sub-step and everything downstream of it. Completed independent sub-steps are kept. Each
+    reset sub-step gets a new generation, so its external calls carry new idempotency keys.
+    """
+    rows = await list_steps(conn, run["id"])
+    sub_steps = {s["step_key"]: s for s in rows if s["parent_step_id"] is not None}
+    keys = reset_for_retry({k: s["status"] for k, s in sub_steps.items()}, from_step)
+    for key in sorted(keys):
+        step = sub_steps[key]
+        generation = int((step["input"] or {}).get("generation", 0)) + 1
+        await set_step(
+            conn,
+            step,
+            StepStatus.PENDING,
+            actor=actor,
+            reason="retry" + (f" from {from_step}" if from_step else ""),
+            values={
+                "attempts": 0,
+                "job_id": None,
+                "next_attempt_at": None,
+                "error_message": None,
+                "skip_reason": None,
+                "warning": None,
+                "completed_at": None,
+                "duration_ms": None,
+                "input": {**(step["input"] or {}), "generation": generation},
+            },
+        )
+    execution = next(r for r in rows if r["step_key"] == EXECUTION_STEP)
+    if execution["status"] in FINAL_STEP:
+        await set_step(
+            conn,
+            execution,
+            StepStatus.PENDING,
+            actor=actor,
+            values={"completed_at": None, "error_message": None},
+        )
+    if run["status"] not in ACTIVE_REGISTRATION:
+        await set_run(
+            conn,
+            run,
+            RegistrationStatus.IN_PROGRESS,
+            actor=actor,
+            reason="retry",
+            values={"completed_at": None, "cancelled_at": None, "error_message": None},
+        )
+    return keys
+
+
+async def record_result_ids(
+    conn: AsyncConnection, run: Mapping[str, Any], key: str, result: Mapping[str, Any]
+) -> None:
+    """Keep a sub-step's result on the run, and the Pumpd ids on the run and the restaurant."""
+    ids = dict(result.get("ids") or {})
+    results = {**(run.get("execution_results") or {}), key: dict(result)}
+    found = {name: str(ids[name]) for name in ("pumpd_user_id", "pumpd_restaurant_id") if ids.get(name)}
+    await update_run_values(conn, run["id"], {"execution_results": results, **found})
+    if found:
+        await conn.execute(
+            sa.update(restaurants)
+            .where(
+                restaurants.c.id == run["restaurant_id"],
+                restaurants.c.organisation_id == run["organisation_id"],
+            )
+            .values(**found, updated_at=utcnow())
+        )
+
+
+async def record_call(conn: AsyncConnection, **values: Any) -> None:
+    """Write one external call to ``registration_logs`` (the caller redacts secrets)."""
+    await conn.execute(sa.insert(registration_logs).values(**values, created_at=utcnow()))
+
+
+async def list_calls(conn: AsyncConnection, organisation_id: UUID, run_id: UUID) -> list[dict[str, Any]]:
+    """The external calls of a run, oldest first."""
+    rows = await conn.execute(
+        sa.select(registration_logs)
+        .where(
+            registration_logs.c.registration_job_id == run_id,
+            registration_logs.c.organisation_id == organisation_id,
+        )
+        .order_by(registration_logs.c.id)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def planning_statuses(sub_steps: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Sub-step statuses as the scheduler should see them: queued ones count as started."""
+    return {
+        s["step_key"]: (
+            StepStatus.IN_PROGRESS.value
+            if s["status"] == StepStatus.PENDING.value and s["job_id"]
+            else s["status"]
+        )
+        for s in sub_steps
+    }
+
+
+async def enqueue_sub_step(
+    conn: AsyncConnection,
+    run: Mapping[str, Any],
+    sub_step: Mapping[str, Any],
+    *,
+    run_at: datetime | None = None,
+) -> UUID:
+    """Queue one execution of a sub-step and point the sub-step at the queue job."""
+    generation = int((sub_step.get("input") or {}).get("generation", 0))
+    queued = await enqueue(
+        conn,
+        JobSpec(
+            job_type=SUB_STEP_JOB,
+            queue=PUMPD_QUEUE,
+            payload={
+                "registration_job_id": str(run["id"]),
+                "step_id": str(sub_step["id"]),
+                "key": sub_step["step_key"],
+            },
+            organisation_id=run["organisation_id"],
+            restaurant_id=run["restaurant_id"],
+            run_at=run_at,
+            max_retries=SUB_STEP_MAX_RETRIES,
+            timeout_seconds=300,
+            unique_key=f"substep:{sub_step['id']}:{generation}:{sub_step['attempts']}",
+            job_category="registration",
+        ),
+    )
+    await conn.execute(
+        sa.update(steps).where(steps.c.id == sub_step["id"]).values(job_id=queued.id, updated_at=utcnow())
+    )
+    return queued.id
+
+
+async def schedule_ready(
+    conn: AsyncConnection, run_id: UUID, *, config: Mapping[str, Any], actor: str
+) -> RegistrationStatus | None:
+    """Start every sub-step that can start, skip what must be skipped, and finish the run when done.
+
+    Returns the run's final status if it finished now. The caller holds the run's lock.
+    """
+    run = await lock_run(conn, None, run_id)
+    if run["status"] not in ACTIVE_REGISTRATION:
+        return None
+    while True:
+        rows = await list_steps(conn, run_id)
+        sub_steps = [r for r in rows if r["parent_step_id"] is not None]
+        plan = plan_next(planning_statuses(sub_steps), config)
+        by_key = {s["step_key"]: s for s in sub_steps}
+        for key, reason in plan.skip:
+            step = by_key[key]
+            await set_step(
+                conn,
+                step,
+                StepStatus.SKIPPED,
+                actor=actor,
+                reason=reason,
+                values={"skip_reason": reason, "completed_at": utcnow()},
+            )
+        for key in plan.start:
+            await enqueue_sub_step(conn, run, by_key[key])
+        if not plan.skip:
+            break
+    execution = next(r for r in rows if r["step_key"] == EXECUTION_STEP)
+    statuses = {s["step_key"]: s["status"] for s in sub_steps}
+    if plan.outcome is None:
+        await update_run_values(
+            conn, run_id, {"current_phase": current_phase(statuses), "current_step": EXECUTION_STEP}
+        )
+        if execution["status"] == StepStatus.PENDING.value:
+            await set_step(
+                conn, execution, StepStatus.IN_PROGRESS, actor=actor, values={"started_at": utcnow()}
+            )
+        if run["status"] == RegistrationStatus.PENDING.value:
+            await set_run(
+                conn, run, RegistrationStatus.IN_PROGRESS, actor=actor, values={"started_at": utcnow()}
+            )
+        return None
+    return await finish_run(conn, run, execution, sub_steps, plan.outcome, actor=actor)
+
+
+async def finish_run(
+    conn: AsyncConnection,
+    run: Mapping[str, Any],
+    execution: Mapping[str, Any],
+    sub_steps: Sequence[Mapping[str, Any]],
+    outcome: RegistrationStatus,
+    *,
+    actor: str,
+) -> RegistrationStatus:
+    """End a run (and its execution step) as ``outcome``, naming the first failure."""
+    now = utcnow()
+    failed = [s for s in sub_steps if s["status"] == StepStatus.FAILED.value]
+    error = f"{failed[0]['step_key']}: {failed[0]['error_message']}" if failed else None
+    step_target = {
+        RegistrationStatus.COMPLETED: StepStatus.COMPLETED,
+        RegistrationStatus.FAILED: StepStatus.FAILED,
+        RegistrationStatus.CANCELLED: StepStatus.CANCELLED,
+    }[outcome]
+    if execution["status"] == StepStatus.PENDING.value:
+        await set_step(conn, execution, StepStatus.IN_PROGRESS, actor=actor, values={"started_at": now})
+        execution = {**execution, "status": StepStatus.IN_PROGRESS.value}
+    if execution["status"] not in FINAL_STEP:
+        started = execution.get("started_at") or now
+        await set_step(
+            conn,
+            execution,
+            step_target,
+            actor=actor,
+            values={
+                "completed_at": now,
+                "error_message": error,
+                "duration_ms": int((now - started).total_seconds() * 1000),
+            },
+        )
+    current = run
+    if current["status"] == RegistrationStatus.PENDING.value:
+        await set_run(conn, current, RegistrationStatus.IN_PROGRESS, actor=actor, values={"started_at": now})
+        current = {**current, "status": RegistrationStatus.IN_PROGRESS.value}
+    moved = await set_run(
+        conn,
+        current,
+        outcome,
+        actor=actor,
+        reason=error,
+        values={"completed_at": now, "error_message": error, "current_phase": None},
+    )
+    if not moved:
+        raise Conflict("the registration job changed meanwhile")
+    return outcome

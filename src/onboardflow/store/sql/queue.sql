@@ -1,0 +1,122 @@
+-- name: claim_postgresql
+-- Claim up to :limit due jobs of unpaused, unlimited queues (best priority, then FIFO), logging each claim.
+WITH picked AS (
+    SELECT id, status FROM jobs
+    WHERE status IN ('pending', 'queued') AND run_at <= :now
+      AND queue NOT IN (SELECT name FROM queues WHERE paused OR concurrency_limit IS NOT NULL)
+    ORDER BY priority DESC, run_at, id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE jobs
+    SET status = 'in_progress', attempts = jobs.attempts + 1, lease_owner = :worker,
+        lease_expires_at = :lease_until, started_at = :now, updated_at = :now
+    FROM picked WHERE jobs.id = picked.id
+    RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
+              jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
+              jobs.parent_job_id, jobs.metadata, jobs.run_at, picked.status AS previous_status
+), logged AS (
+    INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
+    SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
+)
+SELECT * FROM claimed ORDER BY priority DESC, run_at, id;
+
+-- name: claim_in_queue_postgresql
+-- Claim up to :limit due jobs of one queue whose row the caller has locked (concurrency-limited queues).
+WITH picked AS (
+    SELECT id, status FROM jobs
+    WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
+    ORDER BY priority DESC, run_at, id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE jobs
+    SET status = 'in_progress', attempts = jobs.attempts + 1, lease_owner = :worker,
+        lease_expires_at = :lease_until, started_at = :now, updated_at = :now
+    FROM picked WHERE jobs.id = picked.id
+    RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
+              jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
+              jobs.parent_job_id, jobs.metadata, jobs.run_at, picked.status AS previous_status
+), logged AS (
+    INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
+    SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
+)
+SELECT * FROM claimed ORDER BY priority DESC, run_at, id;
+
+-- name: lock_queue_postgresql
+-- Lock one queue's settings row so that concurrent claims of a limited queue take turns.
+SELECT concurrency_limit, paused FROM queues WHERE name = :queue FOR UPDATE;
+
+-- name: pick_sqlite
+-- The ids and statuses of up to :limit due jobs of unpaused, unlimited queues (inside BEGIN IMMEDIATE).
+SELECT id, status FROM jobs
+WHERE status IN ('pending', 'queued') AND run_at <= :now
+  AND queue NOT IN (SELECT name FROM queues WHERE paused OR concurrency_limit IS NOT NULL)
+ORDER BY priority DESC, run_at, id
+LIMIT :limit;
+
+-- name: pick_in_queue_sqlite
+-- The ids and statuses of up to :limit due jobs of one queue (inside BEGIN IMMEDIATE).
+SELECT id, status FROM jobs
+WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
+ORDER BY priority DESC, run_at, id
+LIMIT :limit;
+
+-- name: finish_postgresql
+-- Record a batch of attempt outcomes, each fenced on (id, in_progress, attempt), logging each change.
+WITH v AS (
+    SELECT * FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:attempts AS integer[]), CAST(:statuses AS text[]),
+        CAST(CAST(:results AS text[]) AS jsonb[]), CAST(:errors AS text[]), CAST(:error_kinds AS text[]),
+        CAST(:run_ats AS timestamptz[]), CAST(:durations AS integer[]), CAST(:uncount AS boolean[])
+    ) AS t(id, attempt, status, result, error_message, error_kind, run_at, duration_ms, uncount)
+), done AS (
+    UPDATE jobs SET
+        status = CASE WHEN jobs.cancel_requested AND v.status IN ('pending', 'queued')
+                      THEN 'cancelled' ELSE v.status END,
+        result = COALESCE(v.result, jobs.result),
+        error_message = v.error_message,
+        error_kind = CASE WHEN jobs.cancel_requested AND v.status IN ('pending', 'queued')
+                          THEN 'cancelled' ELSE v.error_kind END,
+        run_at = COALESCE(v.run_at, jobs.run_at),
+        execution_time_ms = v.duration_ms,
+        attempts = CASE WHEN v.uncount THEN jobs.attempts - 1 ELSE jobs.attempts END,
+        completed_at = CASE WHEN v.status IN ('completed', 'failed', 'cancelled')
+                              OR (jobs.cancel_requested AND v.status IN ('pending', 'queued'))
+                            THEN CAST(:now AS timestamptz) END,
+        cancelled_at = CASE WHEN v.status = 'cancelled'
+                              OR (jobs.cancel_requested AND v.status IN ('pending', 'queued'))
+                            THEN CAST(:now AS timestamptz) END,
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = :now
+    FROM v
+    WHERE jobs.id = v.id AND jobs.status = 'in_progress' AND jobs.attempts = v.attempt
+    RETURNING jobs.id, jobs.organisation_id, jobs.status, jobs.error_message
+), logged AS (
+    INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, reason, created_at)
+    SELECT organisation_id, 'job', id, 'in_progress', status, :worker, error_message, :now FROM done
+)
+SELECT id, status FROM done;
+
+-- name: finish_sqlite
+-- Record a batch of attempt outcomes (a JSON array), each fenced on (id, in_progress, attempt).
+UPDATE jobs SET
+    status = CASE WHEN jobs.cancel_requested AND e.value ->> 'status' IN ('pending', 'queued')
+                  THEN 'cancelled' ELSE e.value ->> 'status' END,
+    result = CASE WHEN e.value -> 'result' IS NULL OR e.value -> 'result' = 'null'
+                  THEN jobs.result ELSE e.value -> 'result' END,
+    error_message = e.value ->> 'error',
+    error_kind = CASE WHEN jobs.cancel_requested AND e.value ->> 'status' IN ('pending', 'queued')
+                      THEN 'cancelled' ELSE e.value ->> 'error_kind' END,
+    run_at = COALESCE(e.value ->> 'run_at', jobs.run_at),
+    execution_time_ms = e.value ->> 'duration_ms',
+    attempts = CASE WHEN e.value ->> 'uncount' THEN jobs.attempts - 1 ELSE jobs.attempts END,
+    completed_at = CASE WHEN e.value ->> 'status' IN ('completed', 'failed', 'cancelled')
+                          OR (jobs.cancel_requested AND e.value ->> 'status' IN ('pending', 'queued'))
+                        THEN :now END,
+    cancelled_at = CASE WHEN e.value ->> 'status' = 'cancelled'
+                          OR (jobs.cancel_requested AND e.value ->> 'status' IN ('pending', 'queued'))
+                        THEN :now END,
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = :now
+FROM json_each(:batch) AS e
+WHERE jobs.id = e.value ->> 'id' AND jobs.status = 'in_progress' AND jobs.attempts = e.value ->> 'attempt'
+RETURNING jobs.id, jobs.organisation_id, jobs.status, jobs.error_message;
