@@ -38,3 +38,15 @@ def test_every_cli_command_is_documented() -> None:
     assert "serve" in commands
     for command in commands:
         assert f"`onboardflow {command}" in text, f"`onboardflow {command}` is not in docs/cli.md"
+
+
+def test_every_job_type_and_adapter_kind_is_documented() -> None:
+    from onboardflow.runtime.handlers import default_registry
+
+    text = (DOCS / "jobs.md").read_text()
+    for spec in default_registry().job_types():
+        assert f"`{spec.job_type}`" in text, (
+            f"job type {spec.job_type} is not in docs/jobs.md (run ./scripts/docs-jobs)"
+        )
+    for kind in ("simulated", "http", "command"):
+        assert f"| `{kind}` |" in text, f"adapter kind {kind} is not in docs/jobs.md"

@@ -26,6 +26,7 @@ from onboardflow.domain.jobs import ClaimedJob
 from onboardflow.domain.retry import RetryPolicy, decide_retry
 from onboardflow.domain.statuses import JobStatus
 from onboardflow.errors import AlreadyDoneError, PermanentError, StoreUnavailable
+from onboardflow.runtime import metrics
 from onboardflow.runtime.context import JobContext, RuntimeDeps
 from onboardflow.runtime.registry import Registry
 from onboardflow.store import queue as store
@@ -79,6 +80,7 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stop = asyncio.Event()
         self._limited: dict[str, int] = {}
+        self._freed_queues: set[str] = set()
         self._limited_at = 0.0
         self._last_prune = 0.0
         self._unsubscribe: Callable[[], None] | None = None
@@ -251,7 +253,7 @@ class Worker:
             )
         except Exception as exc:
             outcome = self._failure(job, started, exc)
-        self._record(outcome)
+        self._record(job, outcome)
 
     def _failure(self, job: ClaimedJob, started: float, exc: Exception) -> store.Outcome:
         decision = decide_retry(
@@ -289,7 +291,10 @@ class Worker:
             **values,
         )
 
-    def _record(self, outcome: store.Outcome) -> None:
+    def _record(self, job: ClaimedJob, outcome: store.Outcome) -> None:
+        metrics.record_outcome(job.job_type, outcome.status.value, outcome.duration_ms)
+        if job.queue in self._limited:
+            self._freed_queues.add(job.queue)
         self._outcomes.append(outcome)
         self._outcome_ready.set()
 
@@ -310,6 +315,10 @@ class Worker:
                 await asyncio.sleep(0.5)
                 continue
             del self._outcomes[: len(batch)]
+            if self._freed_queues:
+                # Finished jobs of a limited queue free capacity any worker of the cluster may use.
+                freed, self._freed_queues = self._freed_queues, set()
+                self.db.wakeups.publish(freed)
             if self._on_outcome:
                 for outcome in batch:
                     await self._on_outcome(outcome)

@@ -375,6 +375,8 @@ jobs = sa.Table(
         **_partial("unique_key IS NOT NULL AND " + _in("status", ACTIVE_JOB_STATES)),
     ),
     sa.Index("ix_jobs_lease", "lease_owner", **_partial("status = 'in_progress'")),
+    # Counting a limited queue's running jobs at every claim reads only this small index.
+    sa.Index("ix_jobs_running_queue", "queue", **_partial("status = 'in_progress'")),
     sa.Index("ix_jobs_org_created", "organisation_id", "created_at"),
     sa.Index("ix_jobs_parent", "parent_job_id"),
     sa.Index(

@@ -288,6 +288,13 @@ def upgrade() -> None:
             sqlite_where=sa.text("status = 'in_progress'"),
             postgresql_where=sa.text("status = 'in_progress'"),
         )
+        batch_op.create_index(
+            "ix_jobs_running_queue",
+            ["queue"],
+            unique=False,
+            sqlite_where=sa.text("status = 'in_progress'"),
+            postgresql_where=sa.text("status = 'in_progress'"),
+        )
         batch_op.create_index("ix_jobs_org_created", ["organisation_id", "created_at"], unique=False)
         batch_op.create_index("ix_jobs_parent", ["parent_job_id"], unique=False)
         batch_op.create_index(
@@ -721,6 +728,7 @@ def downgrade() -> None:
                 "unique_key IS NOT NULL AND status IN ('pending', 'queued', 'in_progress')"
             ),
         )
+        batch_op.drop_index("ix_jobs_running_queue")
         batch_op.drop_index("ix_jobs_parent")
         batch_op.drop_index("ix_jobs_org_created")
         batch_op.drop_index(
