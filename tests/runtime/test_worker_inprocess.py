@@ -218,3 +218,15 @@ async def test_a_menu_job_delivered_twice_changes_the_menu_once(services: Servic
     assert menu is not None
     assert menu["categories"][0]["items"][0]["price"] == "15.00"
     assert (await _job(services, job_id))["result"] == {"already_applied": True}
+
+
+async def test_only_one_worker_at_a_time_holds_the_maintenance_lease(services: Services) -> None:
+    first = Worker(services.runtime_deps(), services.registry, worker_id="first")
+    second = Worker(services.runtime_deps(), services.registry, worker_id="second")
+    assert await first.maintain() is True
+    assert await second.maintain() is False
+    assert await first.maintain() is True
+    async with services.db.write() as conn:
+        await conn.execute(sa.text("UPDATE maintenance_leader SET expires_at = '2000-01-01 00:00:00+00'"))
+    assert await second.maintain() is True
+    assert await first.maintain() is False

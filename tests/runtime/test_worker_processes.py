@@ -210,3 +210,20 @@ async def test_four_processes_run_5000_jobs_exactly_once_in_priority_order(
     slack = 0.5
     assert window[10][1].timestamp() <= window[0][0].timestamp() + slack
     assert window[0][1].timestamp() <= window[-10][0].timestamp() + slack
+
+
+async def test_with_listen_notify_off_a_worker_still_starts_jobs_by_polling(
+    db: Database, workers: WorkerProcesses, tmp_path: Path
+) -> None:
+    log = tmp_path / "record.log"
+    workers.start(concurrency=2, listen_notify="false", poll_seconds=0.5)
+    await wait_for(lambda: _workers_alive(db, 1), timeout=30, what="the worker to register")
+    await _enqueue(db, [JobSpec(job_type="record", payload={"log": str(log)})])
+    await wait_for(
+        lambda: _all_completed(db, 1), timeout=10, what=f"the job to be polled up:\n{workers.logs()}"
+    )
+
+
+async def _workers_alive(db: Database, n: int) -> bool:
+    async with db.read() as conn:
+        return int((await conn.execute(sa.text("SELECT COUNT(*) FROM workers"))).scalar_one()) >= n

@@ -440,9 +440,12 @@ async def take_leadership(
     if updated.rowcount == 1:
         return True
     inserted = await conn.execute(
-        _leader_insert(conn).values(name=name, worker_id=worker_id, expires_at=until).on_conflict_do_nothing()
+        _leader_insert(conn)
+        .values(name=name, worker_id=worker_id, expires_at=until)
+        .on_conflict_do_nothing()
+        .returning(maintenance_leader.c.name)
     )
-    return bool(inserted.rowcount == 1)
+    return inserted.first() is not None
 
 
 def _leader_insert(conn: AsyncConnection) -> Any:
