@@ -37,6 +37,19 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
         "restaurantId": ids["restaurant_id"],
         "formData": sample_config(),
     },
+    ("POST", "/api/leads/convert"): lambda ids: {"name": "Intruder batch", "lead_ids": [ids["lead_id"]]},
+    ("POST", "/api/registration-batches"): lambda ids: {
+        "name": "Intruder batch",
+        "restaurant_ids": [ids["restaurant_id"]],
+    },
+    ("POST", "/api/registration-batches/{batch_id}/cancel"): None,
+    ("POST", "/api/registration-batches/{batch_id}/pause"): None,
+    ("POST", "/api/registration-batches/{batch_id}/resume"): None,
+    ("POST", "/api/registration-batches/{batch_id}/retry-failed"): None,
+    ("POST", "/api/actions/bulk"): lambda ids: {"mode": "confirm_search_terms", "step_ids": [ids["step_id"]]},
+    ("POST", "/api/actions/{step_id}"): {"answer": {"trading_name": "Intruder"}},
+    ("POST", "/api/registration-steps/{step_id}/skip"): {"reason": "intruder"},
+    ("POST", "/api/registration-steps/{step_id}/rerun"): {"reason": "intruder", "input": {}},
 }
 
 # Queue settings are cluster-wide, not rows of an organisation: any organisation's admin may change
@@ -69,11 +82,22 @@ async def _seed(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, str]:
         json={"restaurantId": r.json()["id"], "formData": sample_config()},
         headers=tenant.headers,
     )
+    leads = await client.post("/api/leads", json=[{"name": "Secret Batch Lead"}], headers=tenant.headers)
+    batch = await client.post(
+        "/api/leads/convert",
+        json={"name": "Secret Batch", "lead_ids": [leads.json()["items"][0]["id"]]},
+        headers=tenant.headers,
+    )
+    detail = await client.get(f"/api/registration-batches/{batch.json()['id']}", headers=tenant.headers)
+    step_id = detail.json()["restaurants"]["items"][0]["steps"]["company_search"]["id"]
     return {
         "restaurant_id": r.json()["id"],
         "job_id": job.json()["id"],
         "name": QUEUE_NAME,
         "registration_job_id": run.json()["jobId"],
+        "batch_id": batch.json()["id"],
+        "step_id": step_id,
+        "lead_id": leads.json()["items"][0]["id"],
     }
 
 

@@ -13,7 +13,17 @@ from starlette.middleware.sessions import SessionMiddleware
 from onboardflow import __version__
 from onboardflow.api.errors import install_error_handlers
 from onboardflow.api.limits import BodySizeLimit
-from onboardflow.api.routes import health, jobs, leads, organisation, registrations, restaurants
+from onboardflow.api.routes import (
+    actions,
+    batches,
+    events,
+    health,
+    jobs,
+    leads,
+    organisation,
+    registrations,
+    restaurants,
+)
 from onboardflow.config import Settings
 from onboardflow.operations.services import Services, build_services, close_services
 from onboardflow.runtime.worker import Worker
@@ -60,8 +70,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         leads.router,
         jobs.router,
         registrations.router,
+        batches.router,
+        actions.router,
     ):
         app.include_router(router)
+    app.include_router(events.router)
     web_routes.install(app)
     app.add_middleware(
         SessionMiddleware,

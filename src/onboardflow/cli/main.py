@@ -85,7 +85,14 @@ def serve(
         console.print(f"  email:        {demo.email}")
         console.print(f"  password:     {demo.password}")
         console.print(f"  API token:    {demo.token}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # Bounded, so that open event streams cannot hold a shutdown for long.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=5,
+    )
 
 
 @app.command()

@@ -15,6 +15,7 @@ from onboardflow.domain.substeps import SUB_STEP_KEYS, current_phase
 from onboardflow.domain.yolo_config import validate_yolo_config
 from onboardflow.errors import Conflict, InvalidInput, InvalidTransition
 from onboardflow.operations.services import Services
+from onboardflow.store import batches as batch_store
 from onboardflow.store import queue
 from onboardflow.store import registrations as store
 from onboardflow.store import restaurants as restaurant_store
@@ -202,6 +203,7 @@ async def cancel_run(services: Services, principal: Principal, run_id: UUID) -> 
             reason="cancelled by operator",
             values={"cancelled_at": utcnow(), "completed_at": utcnow(), "current_phase": None},
         )
+        await batch_store.on_run_finished(conn, run, actor=principal.actor)
     return await get_run(services, principal, run_id)
 
 
@@ -218,6 +220,12 @@ async def retry_run(
             allowed.add(RegistrationStatus.COMPLETED.value)
         if run["status"] not in allowed:
             raise InvalidTransition("registration_job", run["status"], RegistrationStatus.IN_PROGRESS.value)
+        if run["batch_job_id"] is not None:
+            raise Conflict(
+                "this registration job belongs to a batch: retry it with "
+                f"POST /api/registration-batches/{run['batch_job_id']}/retry-failed",
+                details={"batch_id": str(run["batch_job_id"])},
+            )
         if run["batch_job_id"] is None:
             other = await store.find_active_single_run(conn, principal.organisation_id, run["restaurant_id"])
             if other is not None:

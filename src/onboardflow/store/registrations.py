@@ -28,6 +28,7 @@ from onboardflow.domain.statuses import (
 )
 from onboardflow.domain.substeps import SUB_STEPS, current_phase, plan_next, reset_for_retry
 from onboardflow.errors import Conflict, NotFound
+from onboardflow.store.batches import on_run_finished
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.paging import Page, fetch_page
 from onboardflow.store.queue import enqueue
@@ -544,4 +545,5 @@ async def finish_run(
     )
     if not moved:
         raise Conflict("the registration job changed meanwhile")
+    await on_run_finished(conn, current, actor=actor)
     return outcome

@@ -20,7 +20,16 @@ from onboardflow.operations.accounts import sign_in
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals["nav_links"] = [
+    ("/", "Overview"),
+    ("/leads", "Leads"),
+    ("/batches", "Batches"),
+    ("/actions", "Action inbox"),
+    ("/restaurants", "Restaurants"),
+    ("/queue", "Queue"),
+]
 router = APIRouter(include_in_schema=False)
+__all__ = ["PagePrincipal", "ServicesDep", "check_csrf", "flash", "render"]
 
 
 def csrf_token(request: Request) -> str:
@@ -39,12 +48,25 @@ def check_csrf(request: Request, submitted: str) -> None:
         raise Forbidden("the form has expired; reload the page and try again")
 
 
+def flash(request: Request, kind: str, text: str) -> None:
+    """Show ``text`` (``kind``: success, info or error) on the next page rendered for this session."""
+    request.session["flashes"] = [*request.session.get("flashes", []), [kind, text]][-5:]
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page with the session's CSRF token and principal available."""
+    """Render a page with the session's CSRF token, principal, email and pending notices available."""
     context.setdefault("principal", principal_from_session(request))
-    return templates.TemplateResponse(
+    context.setdefault("email", request.session.get("email") if "session" in request.scope else None)
+    if not template.startswith("partials/"):
+        context.setdefault(
+            "flashes", request.session.pop("flashes", []) if "session" in request.scope else []
+        )
+    response = templates.TemplateResponse(
         request, template, {"csrf_token": csrf_token(request), **context}, status_code=status_code
     )
+    # Pages show live state: coming back (the back button included) must ask the server again.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 class SignInRequired(Exception):
@@ -119,7 +141,11 @@ def _safe_next(target: str) -> str:
 
 def install(app: FastAPI) -> None:
     """Mount the pages and static files on ``app``."""
+    from onboardflow.web import batches, pages
+
     app.include_router(router)
+    app.include_router(pages.router)
+    app.include_router(batches.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(SignInRequired)

@@ -136,7 +136,7 @@ async def generate_content(ctx: JobContext) -> dict[str, Any]:
 
 @menu_jobs.register("extract-menu", timeout_seconds=300)
 async def extract_menu(ctx: JobContext) -> dict[str, Any]:
-    """Extracts the menu from the restaurant's marketplace page and stores it (``merge``: into the stored one)."""
+    """Extracts the menu from the restaurant's marketplace page and stores it (``merge``: merged in)."""
     restaurant = await load_restaurant(ctx)
     source = restaurant.marketplace_url or restaurant.website
     if not source:

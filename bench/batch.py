@@ -1,0 +1,243 @@
+"""Batch benchmark: N leads from conversion to every restaurant registered, all answers in bulk; prints
+a table. Not a test.
+
+    .venv/bin/python bench/batch.py             # 1,000 on SQLite (1 process) and PostgreSQL (2)
+    .venv/bin/python bench/batch.py --databases sqlite --restaurants 200
+
+The driver runs the API in-process (``httpx.ASGITransport``) and starts ``onboardflow worker`` processes
+on the same database with zero-latency simulated services. It imports N leads, converts them into a
+batch, then answers in bulk whatever waits (confirm the search terms, accept the pre-selected companies
+and one answer per restaurant without a clear match, one configuration for all) until the batch ends.
+Time is from the conversion request to the batch's final status. While all N restaurants wait at the
+company search, ``GET /api/registration-batches/{id}`` (page of 50) and ``GET /api/actions`` for the
+batch (page of 50) are each timed 50 times; the table shows p50 and p95.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, and bench/queue.py would hide the
+# standard library's `queue` module from everything imported below.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from onboardflow.api.app import create_app
+from onboardflow.config import Settings
+from onboardflow.domain.statuses import UserRole
+from onboardflow.operations import accounts
+from onboardflow.operations.services import build_services, close_services
+from onboardflow.store import migrate
+from onboardflow.store.engine import libpq_url
+
+PG_ADMIN = os.environ.get("ONBOARDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SECRET = "bench-secret-key"
+CONFIG = {"account": {"password": "bench-pass-123"}, "payment": {"provider": "cash"}}
+
+
+def fresh_database(kind: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        url = f"sqlite:///{workdir / f'batch-{time.monotonic_ns()}.db'}"
+    else:
+        name = f"onboardflow_bench_batch_{os.getpid()}"
+        with psycopg.connect(libpq_url(PG_ADMIN), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        url = f"{libpq_url(PG_ADMIN).rsplit('/', 1)[0]}/{name}"
+    migrate.upgrade(url)
+    return url
+
+
+def lead(index: int) -> dict[str, Any]:
+    from tests.runtime.test_batches import lead as sample_lead
+
+    item = sample_lead(index % 300)
+    item["name"] = f"{item['name']} {index // 300 + 1}" if index >= 300 else item["name"]
+    item["marketplace_url"] = f"https://www.ubereats.com/nz/store/bench-{index}"
+    return item
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def timed_gets(client: httpx.AsyncClient, url: str, headers: dict[str, str], times: int) -> list[float]:
+    took = []
+    for _ in range(times):
+        started = time.perf_counter()
+        r = await client.get(url, headers=headers)
+        took.append((time.perf_counter() - started) * 1000)
+        assert r.status_code == 200, r.text
+    return took
+
+
+async def run_one(
+    kind: str, restaurants: int, processes: int, concurrency: int, workdir: Path
+) -> dict[str, Any]:
+    url = fresh_database(kind, workdir)
+    settings = Settings(
+        _env_file=None, database_url=url, data_dir=workdir, secret_key=SECRET, embedded_worker=False
+    )  # type: ignore[call-arg]
+    services = build_services(settings)
+    await accounts.create_organisation(services, "Bench")
+    user, _password = await accounts.create_user(
+        services, organisation="Bench", email="bench@bench.test", role=UserRole.ADMIN
+    )
+    token = await accounts.create_token(services, organisation="Bench", role=UserRole.ADMIN, user_id=user.id)
+    headers = {"Authorization": f"Bearer {token}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "ONBOARDFLOW_DATABASE_URL": url,
+        "ONBOARDFLOW_DATA_DIR": str(workdir),
+        "ONBOARDFLOW_SECRET_KEY": SECRET,
+        "ONBOARDFLOW_PUMPD_CONCURRENCY": "1000",
+        "ONBOARDFLOW_LOG_LEVEL": "WARNING",
+    }
+    log = (workdir / f"workers-{kind}.log").open("w")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "onboardflow",
+            "worker",
+            "--processes",
+            str(processes),
+            "--concurrency",
+            str(concurrency),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+    )
+    requests = 0
+    try:
+        app = create_app(settings, services=services)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=600
+        ) as client:
+            leads = await client.post(
+                "/api/leads", json=[lead(i) for i in range(restaurants)], headers=headers
+            )
+            ids = [item["id"] for item in leads.json()["items"]]
+            started = time.perf_counter()
+            batch = await client.post(
+                "/api/leads/convert", json={"name": "Bench", "lead_ids": ids}, headers=headers
+            )
+            assert batch.status_code == 201, batch.text
+            batch_id = batch.json()["id"]
+            detail_ms: list[float] = []
+            actions_ms: list[float] = []
+            status = "in_progress"
+            while status not in ("completed", "failed", "cancelled"):
+                summary = (
+                    await client.get(f"/api/registration-batches/{batch_id}?limit=1", headers=headers)
+                ).json()
+                status = summary["status"]
+                waiting = {}
+                for key in ("company_search", "company_selection", "yolo_config"):
+                    page = await client.get(
+                        f"/api/actions?batch_id={batch_id}&step_key={key}&limit=1", headers=headers
+                    )
+                    waiting[key] = page.json()["total"]
+                if waiting["company_search"] == restaurants and not detail_ms:
+                    detail_ms = await timed_gets(
+                        client, f"/api/registration-batches/{batch_id}?limit=50", headers, 50
+                    )
+                    actions_ms = await timed_gets(
+                        client, f"/api/actions?batch_id={batch_id}&limit=50", headers, 50
+                    )
+                for mode, key in (
+                    ("confirm_search_terms", "company_search"),
+                    ("accept_preselected", "company_selection"),
+                    ("apply_config", "yolo_config"),
+                ):
+                    if waiting[key] and (key != "company_search" or detail_ms):
+                        body = {"mode": mode, "batch_id": batch_id, "config": CONFIG}
+                        r = await client.post("/api/actions/bulk", json=body, headers=headers)
+                        requests += 1
+                        assert r.status_code == 200, r.text
+                if waiting["company_selection"]:
+                    page = await client.get(
+                        f"/api/actions?batch_id={batch_id}&step_key=company_selection&limit=500",
+                        headers=headers,
+                    )
+                    for action in page.json()["items"]:
+                        if action["input"]["preselected_candidate_id"] is None:
+                            first = next(
+                                (c for c in action["input"]["candidates"] if "(No. 1)" in c["name"]),
+                                action["input"]["candidates"][0],
+                            )
+                            r = await client.post(
+                                f"/api/actions/{action['step_id']}",
+                                json={"answer": {"candidate_id": first["id"]}},
+                                headers=headers,
+                            )
+                            requests += 1
+                await asyncio.sleep(0.5)
+            elapsed = time.perf_counter() - started
+            final = (
+                await client.get(f"/api/registration-batches/{batch_id}?limit=1", headers=headers)
+            ).json()
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        await close_services(services)
+    return {
+        "database": kind,
+        "processes": processes,
+        "restaurants": restaurants,
+        "seconds": elapsed,
+        "status": final["status"],
+        "counts": final["counts_by_status"],
+        "requests": requests,
+        "detail_p50": statistics.median(detail_ms) if detail_ms else float("nan"),
+        "detail_p95": percentile(detail_ms, 0.95) if detail_ms else float("nan"),
+        "actions_p50": statistics.median(actions_ms) if actions_ms else float("nan"),
+        "actions_p95": percentile(actions_ms, 0.95) if actions_ms else float("nan"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--restaurants", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.databases.split(","):
+            processes = 1 if kind == "sqlite" else 2
+            rows.append(asyncio.run(run_one(kind, args.restaurants, processes, args.concurrency, Path(tmp))))
+    print("| database | processes | restaurants | seconds | final | counts | answer requests "
+          "| detail p50 / p95 ms | actions p50 / p95 ms |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(
+            f"| {row['database']} | {row['processes']} | {row['restaurants']} | {row['seconds']:.1f} "
+            f"| {row['status']} | {row['counts']} | {row['requests']} "
+            f"| {row['detail_p50']:.0f} / {row['detail_p95']:.0f} "
+            f"| {row['actions_p50']:.0f} / {row['actions_p95']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

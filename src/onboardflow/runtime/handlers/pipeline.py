@@ -1,0 +1,377 @@
+"""The automatic steps of the batch pipeline as queue jobs (SPEC §3): extraction, the company search
+(after its terms were confirmed), the company details, and the start of the execution.
+
+Each step job, like the sub-step job, (1) marks its step started in one transaction (or parks when
+its batch is paused: the step stays ``pending`` without a job and ``resume`` queues it again), (2)
+calls the external services outside any transaction, and (3) in one transaction under the run's
+lock records the outcome and opens the next step (``store.pipeline.open_step``). A failed call is
+retried at the back-off time as a new queue job while the step shows ``retrying`` and its attempts;
+once retrying cannot help, the step and its registration job fail (the batch goes on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from onboardflow.adapters import wire
+from onboardflow.domain import menus
+from onboardflow.domain.batches import may_start_automatic_step
+from onboardflow.domain.enrichment import company_record, contact_fields, rank_candidates
+from onboardflow.domain.pipeline import next_step
+from onboardflow.domain.retry import RetryPolicy, decide_retry
+from onboardflow.domain.statuses import ACTIVE_REGISTRATION, RegistrationStatus, StepStatus
+from onboardflow.domain.yolo_config import validate_yolo_config
+from onboardflow.errors import PermanentError
+from onboardflow.runtime.context import JobContext
+from onboardflow.runtime.registry import Registry
+from onboardflow.store import actions as actions_store
+from onboardflow.store import pipeline as flow
+from onboardflow.store import registrations as store
+from onboardflow.store import restaurants as restaurant_store
+from onboardflow.store.batches import batch_status_of
+from onboardflow.store.types import utcnow
+
+pipeline_jobs = Registry()
+_rng = random.Random()
+
+RUNNABLE = {StepStatus.PENDING.value, StepStatus.RETRYING.value, StepStatus.IN_PROGRESS.value}
+
+
+@dataclass(slots=True)
+class Begun:
+    """What a step job read when it started: its run, its step and what its work needs."""
+
+    run: dict[str, Any]
+    step: dict[str, Any]
+    attempt: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Prepare = Callable[[Any, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
+Work = Callable[[JobContext, Begun], Awaitable[dict[str, Any]]]
+Finish = Callable[[JobContext, Any, Begun, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def _actor(ctx: JobContext) -> str:
+    return f"worker:{ctx.worker_id}"
+
+
+def _idempotency_key(begun: Begun) -> str:
+    generation = int((begun.step["input"] or {}).get("generation", 0))
+    return f"step-{begun.step['id']}-{generation}"
+
+
+async def _begin(ctx: JobContext, prepare: Prepare | None) -> Begun | dict[str, Any]:
+    """Start the step in one transaction, or say why there is nothing to do."""
+    run_id = UUID(ctx.payload["registration_job_id"])
+    step_id = UUID(ctx.payload["step_id"])
+    actor = _actor(ctx)
+    async with ctx.deps.db.write() as conn:
+        run = await store.lock_run(conn, ctx.job.organisation_id, run_id)
+        step = await store.get_step(conn, step_id)
+        if step["job_id"] != ctx.job.id:
+            return {"outcome": "superseded"}
+        if run["status"] not in ACTIVE_REGISTRATION or step["status"] not in RUNNABLE:
+            return {"outcome": "nothing to do", "step": step["status"], "run": run["status"]}
+        if not may_start_automatic_step(await batch_status_of(conn, run["batch_job_id"])):
+            await store.update_step_values(conn, step_id, {"job_id": None})
+            return {"outcome": "parked", "reason": "the batch is paused"}
+        attempt = int(step["attempts"]) + 1
+        now = utcnow()
+        if step["status"] == StepStatus.IN_PROGRESS.value:  # an interrupted attempt: run it again
+            await store.update_step_values(conn, step_id, {"attempts": attempt})
+        else:
+            await store.set_step(
+                conn,
+                step,
+                StepStatus.IN_PROGRESS,
+                actor=actor,
+                values={
+                    "attempts": attempt,
+                    "started_at": step["started_at"] or now,
+                    "next_attempt_at": None,
+                },
+            )
+        if run["status"] != RegistrationStatus.IN_PROGRESS.value:
+            await store.set_run(
+                conn,
+                run,
+                RegistrationStatus.IN_PROGRESS,
+                actor=actor,
+                values={"started_at": run["started_at"] or now},
+            )
+        run = await store.lock_run(conn, None, run_id)
+        step = await store.get_step(conn, step_id)
+        data = await prepare(conn, run, step) if prepare is not None else {}
+    return Begun(run=run, step=step, attempt=attempt, data=data)
+
+
+async def run_step(ctx: JobContext, prepare: Prepare | None, work: Work, finish: Finish) -> dict[str, Any]:
+    """Begin, work outside any transaction, then record the outcome and open the next step."""
+    begun = await _begin(ctx, prepare)
+    if not isinstance(begun, Begun):
+        return begun
+    result: dict[str, Any] | None = None
+    error: Exception | None = None
+    try:
+        result = await work(ctx, begun)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        error = exc  # classified by the retry policy below
+    actor = _actor(ctx)
+    async with ctx.deps.db.write() as conn:
+        run = await store.lock_run(conn, None, begun.run["id"])
+        step = await store.get_step(conn, begun.step["id"])
+        if (
+            step["status"] != StepStatus.IN_PROGRESS.value
+            or step["job_id"] != ctx.job.id
+            or run["status"] not in ACTIVE_REGISTRATION
+        ):
+            return {"outcome": "discarded", "step": step["status"], "run": run["status"]}
+        fresh = Begun(run=run, step=step, attempt=begun.attempt, data=begun.data)
+        if error is None and result is not None:
+            return await finish(ctx, conn, fresh, result)
+        assert error is not None
+        decision = decide_retry(
+            attempt=begun.attempt,
+            policy=RetryPolicy(max_retries=int(step["max_retries"])),
+            error=error,
+            now=utcnow(),
+            rng=_rng,
+        )
+        message = str(error) or type(error).__name__
+        if decision.retry:
+            await store.set_step(
+                conn,
+                step,
+                StepStatus.RETRYING,
+                actor=actor,
+                reason=decision.reason,
+                values={"error_message": message, "next_attempt_at": decision.run_at, "job_id": None},
+            )
+            await flow.enqueue_step(conn, run, await store.get_step(conn, step["id"]), run_at=decision.run_at)
+            return {"outcome": "retrying", "next_attempt_at": decision.run_at}
+        await flow.fail_run(conn, run, step, message, actor=actor, reason=decision.reason)
+        return {"outcome": "failed", "error": message}
+
+
+async def _complete_and_advance(
+    ctx: JobContext, conn: Any, begun: Begun, *, result: dict[str, Any], values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    actor = _actor(ctx)
+    await flow.complete_step(conn, begun.step, actor=actor, values={"result": result, **(values or {})})
+    following = next_step(begun.step["step_key"])
+    await flow.open_step(
+        conn,
+        begun.run["id"],
+        following.key if following else None,
+        actor=actor,
+        secrets=ctx.deps.secrets,
+    )
+    return {"outcome": "completed", **result}
+
+
+# -- extraction ----------------------------------------------------------------------------------
+
+
+async def _load_restaurant(conn: Any, run: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+    restaurant = await restaurant_store.get_restaurant(conn, run["organisation_id"], run["restaurant_id"])
+    return {"restaurant": restaurant.to_dict()}
+
+
+async def _extract(ctx: JobContext, begun: Begun) -> dict[str, Any]:
+    restaurant = begun.data["restaurant"]
+    override = (begun.step["input"] or {}).get("source_url")
+    source = override or restaurant["marketplace_url"] or restaurant["website"]
+    if not source:
+        return {"skipped": "the restaurant has no marketplace URL or website to extract from"}
+    key = _idempotency_key(begun)
+    extraction = ctx.deps.adapters.extraction
+    menu, branding = await asyncio.gather(
+        extraction.extract_menu(
+            source,
+            restaurant_name=restaurant["name"],
+            idempotency_key=f"{key}-menu",
+            cuisine=restaurant["cuisine"],
+        ),
+        extraction.extract_branding(
+            source, restaurant_name=restaurant["name"], idempotency_key=f"{key}-branding"
+        ),
+    )
+    return {"menu": menus.normalise_menu(wire.dump(menu)), "branding": wire.dump(branding), "source": source}
+
+
+async def _finish_extraction(
+    ctx: JobContext, conn: Any, begun: Begun, result: dict[str, Any]
+) -> dict[str, Any]:
+    if "skipped" in result:
+        reason = result["skipped"]
+        await store.set_step(
+            conn,
+            begun.step,
+            StepStatus.SKIPPED,
+            actor=_actor(ctx),
+            reason=reason,
+            values={"skip_reason": reason, "completed_at": utcnow(), "job_id": None},
+        )
+        await flow.open_step(
+            conn, begun.run["id"], "company_search", actor=_actor(ctx), secrets=ctx.deps.secrets
+        )
+        return {"outcome": "skipped", "reason": reason}
+    menu, branding = result["menu"], result["branding"]
+    await restaurant_store.update_restaurant(
+        conn, begun.run["organisation_id"], begun.run["restaurant_id"], {"menu": menu, "branding": branding}
+    )
+    summary = {
+        "source": result["source"],
+        "categories": len(menu["categories"]),
+        "items": sum(len(c["items"]) for c in menu["categories"]),
+        "logo": bool(branding.get("logo_url")),
+    }
+    return await _complete_and_advance(ctx, conn, begun, result=summary)
+
+
+@pipeline_jobs.register(flow.STEP_JOB_TYPES["extraction"], queue=flow.PIPELINE_QUEUE, timeout_seconds=300)
+async def extraction_step(ctx: JobContext) -> dict[str, Any]:
+    """Pipeline step 1: extracts the menu and the branding in parallel and stores them on the restaurant."""
+    return await run_step(ctx, _load_restaurant, _extract, _finish_extraction)
+
+
+# -- company search ------------------------------------------------------------------------------
+
+
+async def _search(ctx: JobContext, begun: Begun) -> dict[str, Any]:
+    terms = dict(begun.step["answer"] or {})
+    register = ctx.deps.adapters.companies
+    names = list(dict.fromkeys(t for t in (terms.get("trading_name"), terms.get("legal_name")) if t))
+    address = terms.get("street_address")
+    calls = [register.search_by_name(name) for name in names]
+    if address:
+        calls.append(register.search_by_address(address))
+    found = await asyncio.gather(*calls)
+    by_name = [wire.dump(hit) for hits in found[: len(names)] for hit in hits]
+    by_address = [wire.dump(hit) for hits in found[len(names) :] for hit in hits]
+    return {"terms": terms, "by_name": by_name, "by_address": by_address}
+
+
+async def _finish_search(ctx: JobContext, conn: Any, begun: Begun, result: dict[str, Any]) -> dict[str, Any]:
+    ranked = rank_candidates(result["terms"], result["by_name"], result["by_address"])
+    persisted = await actions_store.replace_candidates(conn, begun.run, ranked)
+    summary = {"candidates": len(persisted), "best_score": persisted[0]["score"] if persisted else None}
+    return await _complete_and_advance(ctx, conn, begun, result=summary)
+
+
+@pipeline_jobs.register(flow.STEP_JOB_TYPES["company_search"], queue=flow.PIPELINE_QUEUE, timeout_seconds=300)
+async def company_search_step(ctx: JobContext) -> dict[str, Any]:
+    """Pipeline step 2: searches the companies register by name and address and stores every candidate."""
+    return await run_step(ctx, None, _search, _finish_search)
+
+
+# -- company details -----------------------------------------------------------------------------
+
+
+async def _load_choice(conn: Any, run: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+    data = await _load_restaurant(conn, run, step)
+    override = (step["input"] or {}).get("company_number")
+    selection = await flow.step_of(conn, run["id"], "company_selection")
+    search = await flow.step_of(conn, run["id"], "company_search")
+    number = override
+    if number is None:
+        chosen = str((selection["answer"] or {}).get("candidate_id"))
+        candidate = next(
+            (c for c in await actions_store.list_candidates(conn, run["id"]) if str(c["id"]) == chosen), None
+        )
+        number = candidate["company_number"] if candidate is not None else None
+    return {**data, "company_number": number, "terms": dict(search["answer"] or {})}
+
+
+async def _details(ctx: JobContext, begun: Begun) -> dict[str, Any]:
+    register = ctx.deps.adapters.companies
+    if begun.data["company_number"] is None:
+        raise PermanentError("the chosen company is no longer a candidate")
+    number = str(begun.data["company_number"])
+    try:
+        details = await register.get_company(number)
+    except PermanentError:
+        # A register that no longer knows the number (the simulated one forgets on restart) is
+        # searched again with the confirmed terms, which find the same companies, then asked again.
+        terms = begun.data["terms"]
+        for name in dict.fromkeys(t for t in (terms.get("trading_name"), terms.get("legal_name")) if t):
+            await register.search_by_name(name)
+        if terms.get("street_address"):
+            await register.search_by_address(terms["street_address"])
+        details = await register.get_company(number)
+    return {"company": company_record(wire.dump(details))}
+
+
+async def _finish_details(ctx: JobContext, conn: Any, begun: Begun, result: dict[str, Any]) -> dict[str, Any]:
+    company = result["company"]
+    restaurant = begun.data["restaurant"]
+    current = await restaurant_store.get_restaurant(
+        conn, begun.run["organisation_id"], begun.run["restaurant_id"]
+    )
+    filled = contact_fields(current.to_dict(), company)
+    await restaurant_store.update_restaurant(
+        conn, begun.run["organisation_id"], restaurant["id"], {"company": company, **filled}
+    )
+    summary = {
+        "company_number": company["company_number"],
+        "legal_name": company["legal_name"],
+        "filled": sorted(filled),
+    }
+    return await _complete_and_advance(ctx, conn, begun, result=summary)
+
+
+@pipeline_jobs.register(
+    flow.STEP_JOB_TYPES["company_details"], queue=flow.PIPELINE_QUEUE, timeout_seconds=300
+)
+async def company_details_step(ctx: JobContext) -> dict[str, Any]:
+    """Pipeline step 4: fetches the chosen company's details and fills the restaurant's contact."""
+    return await run_step(ctx, _load_choice, _details, _finish_details)
+
+
+# -- execution -----------------------------------------------------------------------------------
+
+
+@pipeline_jobs.register(flow.STEP_JOB_TYPES["yolo_execution"], queue=flow.PIPELINE_QUEUE, timeout_seconds=60)
+async def execution_step(ctx: JobContext) -> dict[str, Any]:
+    """Pipeline step 6: stores the approved configuration (secrets sealed) and starts the 12 sub-steps."""
+    run_id = UUID(ctx.payload["registration_job_id"])
+    step_id = UUID(ctx.payload["step_id"])
+    actor = _actor(ctx)
+    secrets = ctx.deps.secrets
+    async with ctx.deps.db.write() as conn:
+        run = await store.lock_run(conn, ctx.job.organisation_id, run_id)
+        step = await store.get_step(conn, step_id)
+        if step["job_id"] != ctx.job.id:
+            return {"outcome": "superseded"}
+        if run["status"] not in ACTIVE_REGISTRATION or step["status"] != StepStatus.PENDING.value:
+            return {"outcome": "nothing to do", "step": step["status"], "run": run["status"]}
+        if not may_start_automatic_step(await batch_status_of(conn, run["batch_job_id"])):
+            await store.update_step_values(conn, step_id, {"job_id": None})
+            return {"outcome": "parked", "reason": "the batch is paused"}
+        approved = await flow.step_of(conn, run_id, "yolo_config")
+        try:
+            config = validate_yolo_config(secrets.open(approved["answer"] or {})).model_dump(mode="json")
+        except Exception as exc:  # an answer stored before a rule changed: fail the run, explained
+            await flow.fail_run(
+                conn, run, step, f"the approved configuration is not valid: {exc}", actor=actor
+            )
+            return {"outcome": "failed"}
+        await store.update_run_values(conn, run_id, {"execution_config": secrets.seal(config)})
+        if run["status"] != RegistrationStatus.IN_PROGRESS.value:
+            await store.set_run(
+                conn,
+                run,
+                RegistrationStatus.IN_PROGRESS,
+                actor=actor,
+                values={"started_at": run["started_at"] or utcnow()},
+            )
+        finished = await store.schedule_ready(conn, run_id, config=config, actor=actor)
+    return {"outcome": "started", "finished": finished.value if finished else None}

@@ -1,0 +1,173 @@
+"""The action queue's reads and the company candidates a search persisted."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboardflow.domain.statuses import StepStatus
+from onboardflow.store.engine import translate_errors
+from onboardflow.store.paging import Page, fetch_page
+from onboardflow.store.tables import company_candidates as candidates
+from onboardflow.store.tables import registration_job_steps as steps
+from onboardflow.store.tables import registration_jobs as runs
+from onboardflow.store.tables import restaurants
+from onboardflow.store.types import utcnow
+
+
+@asynccontextmanager
+async def savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
+    """A nested transaction: what happens inside is undone alone when the block raises."""
+    with translate_errors():
+        async with conn.begin_nested():
+            yield
+
+
+async def replace_candidates(
+    conn: AsyncConnection, run: Mapping[str, Any], found: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Persist a search's candidates for a run: new companies are added, known ones updated (and
+    restored if they had been removed), companies no longer found are marked removed. Returns the
+    current (not removed) candidates, best first."""
+    now = utcnow()
+    existing = {
+        r.company_number: r.id
+        for r in await conn.execute(
+            sa.select(candidates.c.company_number, candidates.c.id).where(
+                candidates.c.registration_job_id == run["id"]
+            )
+        )
+    }
+    fields = ("nzbn", "name", "status", "registered_address", "score", "match_reasons", "matched_by", "raw")
+    new_rows = []
+    for item in found:
+        values = {name: item.get(name) for name in fields}
+        number = str(item["company_number"])
+        if number in existing:
+            await conn.execute(
+                sa.update(candidates)
+                .where(candidates.c.id == existing[number])
+                .values(**values, removed_at=None)
+            )
+        else:
+            new_rows.append(
+                {
+                    **values,
+                    "id": uuid4(),
+                    "organisation_id": run["organisation_id"],
+                    "registration_job_id": run["id"],
+                    "restaurant_id": run["restaurant_id"],
+                    "company_number": number,
+                    "removed_at": None,
+                    "created_at": now,
+                }
+            )
+    if new_rows:
+        await conn.execute(sa.insert(candidates), new_rows)
+    gone = [existing[n] for n in existing if n not in {str(i["company_number"]) for i in found}]
+    if gone:
+        await conn.execute(sa.update(candidates).where(candidates.c.id.in_(gone)).values(removed_at=now))
+    return await list_candidates(conn, run["id"])
+
+
+async def list_candidates(
+    conn: AsyncConnection, run_id: UUID, *, include_removed: bool = False
+) -> list[dict[str, Any]]:
+    """A run's candidates, best first."""
+    query = sa.select(candidates).where(candidates.c.registration_job_id == run_id)
+    if not include_removed:
+        query = query.where(candidates.c.removed_at.is_(None))
+    rows = await conn.execute(query.order_by(candidates.c.score.desc(), candidates.c.name, candidates.c.id))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def remove_candidate(conn: AsyncConnection, candidate_id: UUID) -> None:
+    """Mark one candidate removed (it can no longer be chosen)."""
+    await conn.execute(
+        sa.update(candidates).where(candidates.c.id == candidate_id).values(removed_at=utcnow())
+    )
+
+
+async def list_waiting_steps(
+    conn: AsyncConnection,
+    organisation_id: UUID,
+    *,
+    limit: int,
+    offset: int,
+    batch_id: UUID | None = None,
+    step_key: str | None = None,
+    restaurant_id: UUID | None = None,
+) -> Page:
+    """A page of the organisation's steps waiting for a person, oldest wait first, with their
+    registration job, batch and restaurant."""
+    query = (
+        sa.select(
+            steps.c.id,
+            steps.c.step_key,
+            steps.c.label,
+            steps.c.input,
+            steps.c.answer_schema,
+            steps.c.updated_at,
+            steps.c.created_at,
+            steps.c.registration_job_id,
+            runs.c.batch_job_id,
+            runs.c.restaurant_id,
+            restaurants.c.name.label("restaurant_name"),
+        )
+        .select_from(
+            steps.join(runs, runs.c.id == steps.c.registration_job_id).join(
+                restaurants, restaurants.c.id == runs.c.restaurant_id
+            )
+        )
+        .where(
+            steps.c.organisation_id == organisation_id,
+            steps.c.status == StepStatus.ACTION_REQUIRED.value,
+        )
+    )
+    if batch_id is not None:
+        query = query.where(runs.c.batch_job_id == batch_id)
+    if step_key is not None:
+        query = query.where(steps.c.step_key == step_key)
+    if restaurant_id is not None:
+        query = query.where(runs.c.restaurant_id == restaurant_id)
+    return await fetch_page(
+        conn, query, limit=limit, offset=offset, order_by=(steps.c.updated_at, steps.c.id)
+    )
+
+
+async def waiting_step_ids(
+    conn: AsyncConnection, organisation_id: UUID, *, batch_id: UUID | None, step_key: str | None
+) -> list[UUID]:
+    """Every waiting step of the organisation (of one batch, at one step), oldest wait first."""
+    query = (
+        sa.select(steps.c.id)
+        .select_from(steps.join(runs, runs.c.id == steps.c.registration_job_id))
+        .where(
+            steps.c.organisation_id == organisation_id,
+            steps.c.status == StepStatus.ACTION_REQUIRED.value,
+        )
+    )
+    if batch_id is not None:
+        query = query.where(runs.c.batch_job_id == batch_id)
+    if step_key is not None:
+        query = query.where(steps.c.step_key == step_key)
+    return [r.id for r in await conn.execute(query.order_by(steps.c.updated_at, steps.c.id))]
+
+
+async def get_org_step(conn: AsyncConnection, organisation_id: UUID, step_id: UUID) -> dict[str, Any] | None:
+    """One step of the organisation, or None."""
+    row = (
+        (
+            await conn.execute(
+                sa.select(steps).where(steps.c.id == step_id, steps.c.organisation_id == organisation_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)

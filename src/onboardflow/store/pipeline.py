@@ -1,0 +1,411 @@
+"""Moving a batch registration job through the six steps of SPEC §3, inside the caller's transaction.
+
+``open_step`` is the one place a step starts: an automatic step gets a queue job, a step that waits
+for a person becomes ``action_required`` with what the person needs (``input``) and the schema of the
+answer, and the registration job is ``action_required`` while it waits. Callers hold the run's lock
+(``registrations.lock_run``) so that the step that ends and the step that starts are one change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onboardflow.domain.answers import answer_schema
+from onboardflow.domain.batches import parse_batch_settings
+from onboardflow.domain.enrichment import prefill_search_terms, prefill_yolo_config, preselected_candidate
+from onboardflow.domain.jobs import JobSpec
+from onboardflow.domain.statuses import (
+    ACTIVE_REGISTRATION,
+    FINAL_STEP,
+    RegistrationStatus,
+    StepStatus,
+)
+from onboardflow.store import accounts
+from onboardflow.store import registrations as runs_store
+from onboardflow.store.actions import list_candidates
+from onboardflow.store.batches import get_batch, on_run_finished, reopen_batch
+from onboardflow.store.queue import enqueue, enqueue_many
+from onboardflow.store.restaurants import get_restaurant
+from onboardflow.store.secrets import SecretBox
+from onboardflow.store.tables import registration_job_steps as steps
+from onboardflow.store.tables import registration_jobs as run_table
+from onboardflow.store.types import utcnow
+
+PIPELINE_QUEUE = "pipeline"
+STEP_MAX_RETRIES = 3
+STEP_JOB_TYPES: Mapping[str, str] = {
+    "extraction": "pipeline.extraction",
+    "company_search": "pipeline.company_search",
+    "company_details": "pipeline.company_details",
+    "yolo_execution": "pipeline.yolo_execution",
+}
+"""The steps that run as queue jobs (``company_search`` after its answer), and their job types."""
+AUTO_CONFIRM_ACTOR = "system:auto-confirm"
+
+
+def public_candidate(candidate: Mapping[str, Any]) -> dict[str, Any]:
+    """A candidate as the action queue shows it."""
+    return {
+        "id": str(candidate["id"]),
+        "company_number": candidate["company_number"],
+        "nzbn": candidate["nzbn"],
+        "name": candidate["name"],
+        "status": candidate["status"],
+        "registered_address": candidate["registered_address"],
+        "score": candidate["score"],
+        "match_reasons": list(candidate["match_reasons"] or []),
+        "matched_by": candidate["matched_by"],
+    }
+
+
+async def step_of(conn: AsyncConnection, run_id: UUID, key: str) -> dict[str, Any]:
+    """The pipeline step ``key`` of a run."""
+    row = (
+        (
+            await conn.execute(
+                sa.select(steps).where(
+                    steps.c.registration_job_id == run_id,
+                    steps.c.step_key == key,
+                    steps.c.parent_step_id.is_(None),
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise LookupError(f"run {run_id} has no step {key}")
+    return dict(row)
+
+
+def _generation(step: Mapping[str, Any]) -> int:
+    return int((step.get("input") or {}).get("generation", 0))
+
+
+def _step_job(run: Mapping[str, Any], step: Mapping[str, Any], run_at: datetime | None) -> JobSpec:
+    return JobSpec(
+        job_type=STEP_JOB_TYPES[step["step_key"]],
+        queue=PIPELINE_QUEUE,
+        payload={
+            "registration_job_id": str(run["id"]),
+            "step_id": str(step["id"]),
+            "key": step["step_key"],
+        },
+        organisation_id=run["organisation_id"],
+        restaurant_id=run["restaurant_id"],
+        run_at=run_at,
+        max_retries=STEP_MAX_RETRIES,
+        timeout_seconds=300,
+        unique_key=f"step:{step['id']}:{_generation(step)}:{step['attempts']}",
+        job_category="registration",
+    )
+
+
+async def enqueue_step(
+    conn: AsyncConnection, run: Mapping[str, Any], step: Mapping[str, Any], *, run_at: datetime | None = None
+) -> UUID:
+    """Queue one attempt of an automatic step and point the step at the queue job."""
+    queued = await enqueue(conn, _step_job(run, step, run_at))
+    await runs_store.update_step_values(conn, step["id"], {"job_id": queued.id})
+    return queued.id
+
+
+async def enqueue_steps(
+    conn: AsyncConnection, pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
+) -> None:
+    """Queue many (run, step) pairs in one insert and point each step at its job."""
+    if not pairs:
+        return
+    queued = await enqueue_many(conn, [_step_job(run, step, None) for run, step in pairs])
+    now = utcnow()
+    await conn.execute(
+        sa.update(steps)
+        .where(steps.c.id == sa.bindparam("step_id"))
+        .values(job_id=sa.bindparam("queued_id"), updated_at=now),
+        [
+            {"step_id": step["id"], "queued_id": job.id}
+            for (_run, step), job in zip(pairs, queued, strict=True)
+        ],
+    )
+
+
+async def first_steps(conn: AsyncConnection, run_ids: Sequence[UUID], key: str) -> dict[UUID, dict[str, Any]]:
+    """The step ``key`` of each run."""
+    rows = await conn.execute(
+        sa.select(steps).where(
+            steps.c.registration_job_id.in_(list(run_ids)),
+            steps.c.step_key == key,
+            steps.c.parent_step_id.is_(None),
+        )
+    )
+    return {r["registration_job_id"]: dict(r) for r in rows.mappings()}
+
+
+async def _mark_running(conn: AsyncConnection, run: Mapping[str, Any], *, actor: str) -> None:
+    if run["status"] in (RegistrationStatus.ACTION_REQUIRED.value, RegistrationStatus.PENDING.value):
+        values: dict[str, Any] = {}
+        if run.get("started_at") is None:
+            values["started_at"] = utcnow()
+        await runs_store.set_run(conn, run, RegistrationStatus.IN_PROGRESS, actor=actor, values=values)
+
+
+async def queue_automatic(
+    conn: AsyncConnection, run: Mapping[str, Any], step: Mapping[str, Any], *, actor: str
+) -> None:
+    """Queue an automatic step (it stays ``pending`` until its job starts); the run is in progress."""
+    await enqueue_step(conn, run, step)
+    await _mark_running(conn, run, actor=actor)
+
+
+async def wait_for_answer(
+    conn: AsyncConnection,
+    run: Mapping[str, Any],
+    step: Mapping[str, Any],
+    *,
+    needs: Mapping[str, Any],
+    actor: str,
+) -> None:
+    """Make the step wait for a person with ``needs`` (prefilled form, candidates) and its answer's
+    schema; the run is ``action_required`` while it waits."""
+    now = utcnow()
+    await runs_store.set_step(
+        conn,
+        step,
+        StepStatus.ACTION_REQUIRED,
+        actor=actor,
+        values={
+            "input": {**dict(needs), "generation": _generation(step)},
+            "answer_schema": answer_schema(step["step_key"]),
+            "answer": None,
+            "answered_by": None,
+            "answered_at": None,
+            "job_id": None,
+            "started_at": step.get("started_at") or now,
+        },
+    )
+    if run["status"] != RegistrationStatus.ACTION_REQUIRED.value:
+        await runs_store.set_run(conn, run, RegistrationStatus.ACTION_REQUIRED, actor=actor)
+
+
+async def batch_settings_of(conn: AsyncConnection, run: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of the run's batch (empty for a run without a batch)."""
+    if run["batch_job_id"] is None:
+        return {}
+    batch = await get_batch(conn, None, run["batch_job_id"])
+    return dict(batch["settings"] or {})
+
+
+async def open_step(
+    conn: AsyncConnection, run_id: UUID, key: str | None, *, actor: str, secrets: SecretBox
+) -> None:
+    """Start step ``key`` of a run (``None``: nothing follows). See the module docstring."""
+    if key is None:
+        return
+    run = await runs_store.lock_run(conn, None, run_id)
+    if run["status"] not in ACTIVE_REGISTRATION:
+        return
+    step = await step_of(conn, run_id, key)
+    await runs_store.update_run_values(conn, run_id, {"current_step": key})
+    now = utcnow()
+    if key == "company_search":
+        restaurant = await get_restaurant(conn, run["organisation_id"], run["restaurant_id"])
+        terms = prefill_search_terms(restaurant.to_dict())
+        await wait_for_answer(conn, run, step, needs={"search_terms": terms}, actor=actor)
+    elif key == "company_selection":
+        candidates = await list_candidates(conn, run_id)
+        chosen = preselected_candidate(candidates)
+        needs = {
+            "candidates": [public_candidate(c) for c in candidates],
+            "preselected_candidate_id": str(chosen) if chosen else None,
+        }
+        settings = parse_batch_settings(await batch_settings_of(conn, run))
+        if chosen is not None and settings.auto_confirm_company:
+            await runs_store.set_step(
+                conn,
+                step,
+                StepStatus.COMPLETED,
+                actor=AUTO_CONFIRM_ACTOR,
+                reason="a clear match, confirmed automatically by the batch's settings",
+                values={
+                    "input": {**needs, "generation": _generation(step)},
+                    "answer": {"candidate_id": str(chosen), "none_of_these": False},
+                    "answered_at": now,
+                    "started_at": now,
+                    "completed_at": now,
+                },
+            )
+            await open_step(conn, run_id, "company_details", actor=actor, secrets=secrets)
+        else:
+            await wait_for_answer(conn, run, step, needs=needs, actor=actor)
+    elif key == "company_details":
+        selection = await step_of(conn, run_id, "company_selection")
+        if (selection["answer"] or {}).get("candidate_id") is None:
+            reason = "no company was chosen"
+            await runs_store.set_step(
+                conn,
+                step,
+                StepStatus.SKIPPED,
+                actor=actor,
+                reason=reason,
+                values={"skip_reason": reason, "completed_at": now},
+            )
+            await open_step(conn, run_id, "yolo_config", actor=actor, secrets=secrets)
+        else:
+            await queue_automatic(conn, run, step, actor=actor)
+    elif key == "yolo_config":
+        restaurant = await get_restaurant(conn, run["organisation_id"], run["restaurant_id"])
+        organisation = await accounts.get_organisation(conn, run["organisation_id"])
+        defaults = secrets.open(organisation.settings).get("yolo_defaults") or {}
+        prefilled = prefill_yolo_config(restaurant.to_dict(), defaults if isinstance(defaults, dict) else {})
+        await wait_for_answer(conn, run, step, needs={"prefilled": secrets.seal(prefilled)}, actor=actor)
+    else:
+        await queue_automatic(conn, run, step, actor=actor)
+
+
+async def complete_step(
+    conn: AsyncConnection,
+    step: Mapping[str, Any],
+    *,
+    actor: str,
+    values: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
+    """Mark a step completed now."""
+    now = utcnow()
+    started = step.get("started_at") or now
+    await runs_store.set_step(
+        conn,
+        step,
+        StepStatus.COMPLETED,
+        actor=actor,
+        reason=reason,
+        values={
+            "completed_at": now,
+            "error_message": None,
+            "next_attempt_at": None,
+            "duration_ms": int((now - started).total_seconds() * 1000),
+            **dict(values or {}),
+        },
+    )
+
+
+async def fail_run(
+    conn: AsyncConnection,
+    run: Mapping[str, Any],
+    step: Mapping[str, Any],
+    message: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+) -> None:
+    """A step failed for good: the step and its registration job are ``failed`` (naming the step),
+    and the batch closes if this was its last active job."""
+    now = utcnow()
+    if step["status"] not in FINAL_STEP:
+        await runs_store.set_step(
+            conn,
+            step,
+            StepStatus.FAILED,
+            actor=actor,
+            reason=reason or message,
+            values={"error_message": message, "completed_at": now, "job_id": None},
+        )
+    error = f"{step['step_key']}: {message}"
+    await runs_store.set_run(
+        conn,
+        run,
+        RegistrationStatus.FAILED,
+        actor=actor,
+        reason=error,
+        values={"error_message": error, "completed_at": now, "current_phase": None},
+    )
+    await on_run_finished(conn, run, actor=actor)
+
+
+async def failed_step_of(conn: AsyncConnection, run_id: UUID) -> dict[str, Any] | None:
+    """The first failed pipeline step of a run, if any."""
+    for row in await runs_store.list_steps(conn, run_id):
+        if row["parent_step_id"] is None and row["status"] == StepStatus.FAILED.value:
+            return row
+    return None
+
+
+async def restart_step(
+    conn: AsyncConnection,
+    run: Mapping[str, Any],
+    step: Mapping[str, Any],
+    *,
+    actor: str,
+    reason: str,
+    secrets: SecretBox,
+    input_changes: Mapping[str, Any] | None = None,
+) -> None:
+    """Run a failed (or cancelled) step again: reset it (new generation, attempts from zero), put
+    the run and its batch back in progress and queue it. The execution step re-runs what failed of
+    its sub-steps (``registrations.reopen_run``)."""
+    if step["step_key"] == runs_store.EXECUTION_STEP:
+        await runs_store.reopen_run(conn, run, actor=actor)
+        if run["batch_job_id"] is not None:
+            await reopen_batch(conn, run["batch_job_id"], actor=actor, reason=reason)
+        config = secrets.open(run["execution_config"])
+        await runs_store.schedule_ready(conn, run["id"], config=config, actor=actor)
+        return
+    generation = _generation(step) + 1
+    await runs_store.set_step(
+        conn,
+        step,
+        StepStatus.PENDING,
+        actor=actor,
+        reason=reason,
+        values={
+            "attempts": 0,
+            "job_id": None,
+            "next_attempt_at": None,
+            "error_message": None,
+            "skip_reason": None,
+            "completed_at": None,
+            "duration_ms": None,
+            "input": {**dict(step["input"] or {}), **dict(input_changes or {}), "generation": generation},
+        },
+    )
+    if run["status"] not in ACTIVE_REGISTRATION:
+        await runs_store.set_run(
+            conn,
+            run,
+            RegistrationStatus.IN_PROGRESS,
+            actor=actor,
+            reason=reason,
+            values={"completed_at": None, "cancelled_at": None, "error_message": None},
+        )
+    if run["batch_job_id"] is not None:
+        await reopen_batch(conn, run["batch_job_id"], actor=actor, reason=reason)
+    await runs_store.update_run_values(conn, run["id"], {"current_step": step["step_key"]})
+    fresh_run = await runs_store.lock_run(conn, None, run["id"])
+    fresh_step = await runs_store.get_step(conn, step["id"])
+    await enqueue_step(conn, fresh_run, fresh_step)
+
+
+async def parked_steps(conn: AsyncConnection, run_ids: Sequence[UUID]) -> list[dict[str, Any]]:
+    """Automatic steps of the given runs that should run but have no queue job (parked while their
+    batch was paused)."""
+    if not run_ids:
+        return []
+    rows = await conn.execute(
+        sa.select(steps)
+        .select_from(steps.join(run_table, run_table.c.id == steps.c.registration_job_id))
+        .where(
+            steps.c.registration_job_id.in_(list(run_ids)),
+            steps.c.parent_step_id.is_(None),
+            steps.c.step_key == run_table.c.current_step,
+            steps.c.step_key.in_(list(STEP_JOB_TYPES)),
+            steps.c.status.in_([StepStatus.PENDING.value, StepStatus.RETRYING.value]),
+            steps.c.job_id.is_(None),
+        )
+    )
+    return [dict(r) for r in rows.mappings()]

@@ -1,0 +1,449 @@
+"""Batches end to end through the API with a real in-process worker on the simulated services: the
+50-lead batch with exactly the operator requests of the acceptance criterion, a restart mid-batch,
+wrong company-selection answers, and failure injection with retry-failed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from onboardflow.adapters.companies.simulated import has_clear_match
+from onboardflow.api.app import create_app
+from onboardflow.config import Settings
+from onboardflow.operations.services import Services, build_services, close_services
+from onboardflow.runtime.worker import Worker
+from onboardflow.store import actions as actions_store
+from tests.conftest import Tenant, make_tenant
+from tests.runtime.conftest import wait_for
+
+_FIRST = (
+    "Golden",
+    "Little",
+    "Happy",
+    "Blue",
+    "Red",
+    "Green",
+    "Spicy",
+    "Lucky",
+    "Royal",
+    "Silver",
+    "Urban",
+    "Old",
+    "Sunny",
+    "Wild",
+    "Coastal",
+    "Northern",
+    "Southern",
+    "Grand",
+    "Hidden",
+    "Corner",
+)
+_SECOND = (
+    "Dragon",
+    "Lotus",
+    "Fern",
+    "Kiwi",
+    "Harbour",
+    "Garden",
+    "Lantern",
+    "Tiger",
+    "Olive",
+    "Pepper",
+    "Saffron",
+    "Maple",
+    "Pohutukawa",
+    "Bamboo",
+    "Anchor",
+)
+_KIND = ("Pizza", "Kitchen", "Cafe", "Sushi", "Burgers", "Curry", "Thai", "Bakery", "Grill", "Bar")
+_STREETS = (
+    "Queen Street",
+    "Ponsonby Road",
+    "Dominion Road",
+    "Cuba Street",
+    "Colombo Street",
+    "George Street",
+)
+_CITIES = ("Auckland", "Auckland", "Auckland", "Wellington", "Christchurch", "Dunedin")  # fmt: skip
+
+CONFIG = {"account": {"password": "batch-pass-123"}, "payment": {"provider": "cash"}}
+
+
+def lead(index: int) -> dict[str, Any]:
+    """A distinct, realistic lead."""
+    first = _FIRST[index % len(_FIRST)]
+    second = _SECOND[(index // len(_FIRST)) % len(_SECOND)]
+    kind = _KIND[(index * 7) % len(_KIND)]
+    name = f"{first} {second} {kind}"
+    street = _STREETS[index % len(_STREETS)]
+    slug = name.lower().replace(" ", "-")
+    return {
+        "name": name,
+        "address": f"{10 + index} {street}, {_CITIES[index % len(_CITIES)]}",
+        "city": _CITIES[index % len(_CITIES)],
+        "phone": f"09 {100 + index} {4000 + index}",
+        "cuisine": kind,
+        "marketplace_url": f"https://www.ubereats.com/nz/store/{slug}-{index}",
+    }
+
+
+class Batch:
+    """A running service (API client and worker) for one organisation, counting answer requests."""
+
+    def __init__(self, services: Services, client: httpx.AsyncClient, tenant: Tenant) -> None:
+        self.services = services
+        self.client = client
+        self.tenant = tenant
+        self.answer_requests = 0
+
+    async def get(self, url: str, **params: Any) -> Any:
+        r = await self.client.get(url, params=params, headers=self.tenant.headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def post(self, url: str, body: Any = None, *, expect: int = 200) -> Any:
+        if url.startswith("/api/actions"):
+            self.answer_requests += 1
+        r = await self.client.post(url, json=body, headers=self.tenant.headers)
+        assert r.status_code == expect, r.text
+        return r.json()
+
+    async def convert(self, count: int, **settings: Any) -> tuple[str, list[str]]:
+        leads = await self.post("/api/leads", [lead(i) for i in range(count)], expect=201)
+        ids = [item["id"] for item in leads["items"]]
+        batch = await self.post(
+            "/api/leads/convert", {"name": "Batch", "lead_ids": ids, "settings": settings}, expect=201
+        )
+        return batch["id"], [item["name"] for item in leads["items"]]
+
+    async def waiting(self, batch_id: str, step_key: str) -> int:
+        page = await self.get("/api/actions", batch_id=batch_id, step_key=step_key, limit=1)
+        return int(page["total"])
+
+    async def until_waiting(self, batch_id: str, step_key: str, count: int, timeout: float = 60) -> None:
+        async def check() -> bool:
+            return await self.waiting(batch_id, step_key) == count
+
+        await wait_for(check, timeout=timeout, what=f"{count} steps waiting at {step_key}")
+
+    async def batch(self, batch_id: str, **params: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self.get(f"/api/registration-batches/{batch_id}", **params)
+        return result
+
+    async def until_final(self, batch_id: str, timeout: float = 120) -> dict[str, Any]:
+        async def check() -> bool:
+            return (await self.batch(batch_id, limit=1))["status"] in ("completed", "failed", "cancelled")
+
+        await wait_for(check, timeout=timeout, interval=0.2, what="the batch to finish")
+        return await self.batch(batch_id, limit=500)
+
+    async def answer_everything(self, batch_id: str, count: int, names: list[str]) -> None:
+        """The acceptance criterion's operator requests: bulk confirm, bulk accept plus one answer per
+        unclear match, bulk configuration."""
+        await self.until_waiting(batch_id, "company_search", count)
+        confirmed = await self.post(
+            "/api/actions/bulk", {"mode": "confirm_search_terms", "batch_id": batch_id}
+        )
+        assert confirmed["succeeded"] == count, confirmed
+        await self.until_waiting(batch_id, "company_selection", count)
+        accepted = await self.post("/api/actions/bulk", {"mode": "accept_preselected", "batch_id": batch_id})
+        unclear = [name for name in names if not has_clear_match(name)]
+        assert accepted["succeeded"] == count - len(unclear), accepted
+        assert accepted["failed"] == len(unclear)
+        assert {item["field"] for item in accepted["items"] if not item["ok"]} <= {"candidate_id"}
+        waiting = await self.get("/api/actions", batch_id=batch_id, step_key="company_selection", limit=500)
+        assert waiting["total"] == len(unclear)
+        for action in waiting["items"]:
+            candidates = action["input"]["candidates"]
+            assert action["input"]["preselected_candidate_id"] is None
+            first = next(c for c in candidates if "(No. 1)" in c["name"])
+            await self.post(f"/api/actions/{action['step_id']}", {"answer": {"candidate_id": first["id"]}})
+        await self.until_waiting(batch_id, "yolo_config", count)
+        applied = await self.post(
+            "/api/actions/bulk", {"mode": "apply_config", "batch_id": batch_id, "config": CONFIG}
+        )
+        assert applied["succeeded"] == count, applied
+
+
+async def _start(
+    settings: Settings, faults: dict[str, Any] | None = None
+) -> tuple[Services, Worker, asyncio.Task[None]]:
+    services = build_services(
+        settings.model_copy(update={"simulation_faults": faults or {}, "pumpd_concurrency": 10})
+    )
+    worker = Worker(services.runtime_deps(), services.registry, concurrency=16)
+    return services, worker, asyncio.create_task(worker.run())
+
+
+async def _stop(services: Services, worker: Worker, task: asyncio.Task[None]) -> None:
+    worker.stop()
+    await task
+    await close_services(services)
+
+
+@pytest.fixture
+def faults() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+async def running(settings: Settings, faults: dict[str, Any]) -> AsyncIterator[Batch]:
+    services, worker, task = await _start(settings, faults)
+    tenant = await make_tenant(services, "Batch Org")
+    app = create_app(settings, services=services)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        yield Batch(services, client, tenant)
+    await _stop(services, worker, task)
+
+
+async def test_fifty_leads_complete_with_exactly_the_acceptance_operator_requests(running: Batch) -> None:
+    batch_id, names = await running.convert(50)
+    unclear = [name for name in names if not has_clear_match(name)]
+    assert 3 <= len(unclear) <= 20, "the sample should hold some names without a clear match"
+    await running.answer_everything(batch_id, 50, names)
+    assert running.answer_requests == 3 + len(unclear)
+    detail = await running.until_final(batch_id)
+    assert detail["status"] == "completed", detail["restaurants"]["items"][:3]
+    assert detail["counts_by_status"] == {"completed": 50}
+    assert detail["progress_percent"] == 100
+    assert detail["counts_by_step"]["yolo_execution"] == {"completed": 50}
+    assert detail["counts_by_step"]["company_details"] == {"completed": 50}
+    row = detail["restaurants"]["items"][0]
+    assert set(row["steps"]) == {
+        "extraction", "company_search", "company_selection",
+        "company_details", "yolo_config", "yolo_execution",
+    }  # fmt: skip
+    restaurant = await running.get(f"/api/restaurants/{row['restaurant_id']}")
+    assert restaurant["menu"]["categories"]
+    assert restaurant["branding"]["primary_colour"]
+    assert restaurant["company"]["company_number"]
+    assert restaurant["contact_email"]
+    assert restaurant["pumpd_restaurant_id"]
+    assert await running.waiting(batch_id, "company_search") == 0
+    listed = await running.get("/api/registration-batches")
+    assert listed["items"][0]["id"] == batch_id
+    assert listed["items"][0]["progress_percent"] == 100
+    # Who answered and when is on every answered step, and in the events.
+    async with running.services.db.read() as conn:
+        answered = (
+            await conn.execute(
+                sa.text(
+                    "SELECT COUNT(*) FROM registration_job_steps WHERE step_key = 'yolo_config' "
+                    "AND answered_by IS NOT NULL AND answered_at IS NOT NULL"
+                )
+            )
+        ).scalar_one()
+        leaked = (
+            await conn.execute(
+                sa.text(
+                    "SELECT COUNT(*) FROM registration_job_steps "
+                    "WHERE CAST(answer AS TEXT) LIKE '%batch-pass%'"
+                )
+            )
+        ).scalar_one()
+    assert answered == 50
+    assert leaked == 0, "the configuration's password is sealed at rest"
+
+
+async def test_auto_confirm_chooses_clear_matches_without_asking(running: Batch) -> None:
+    batch_id, names = await running.convert(10, auto_confirm_company=True)
+    unclear = [name for name in names if not has_clear_match(name)]
+    await running.until_waiting(batch_id, "company_search", 10)
+    await running.post("/api/actions/bulk", {"mode": "confirm_search_terms", "batch_id": batch_id})
+
+    async def settled() -> bool:
+        return (
+            await running.waiting(batch_id, "company_selection")
+            + await running.waiting(batch_id, "yolo_config")
+            == 10
+        )
+
+    await wait_for(settled, timeout=60, what="selections to settle")
+    await running.until_waiting(batch_id, "company_selection", len(unclear))
+
+
+async def test_a_wrong_candidate_is_refused_and_nothing_changes(running: Batch) -> None:
+    batch_id, _names = await running.convert(3)
+    await running.until_waiting(batch_id, "company_search", 3)
+    await running.post("/api/actions/bulk", {"mode": "confirm_search_terms", "batch_id": batch_id})
+    await running.until_waiting(batch_id, "company_selection", 3)
+    actions = (await running.get("/api/actions", batch_id=batch_id, step_key="company_selection"))["items"]
+    mine, theirs = actions[0], actions[1]
+    foreign = theirs["input"]["candidates"][0]["id"]
+    r = await running.client.post(
+        f"/api/actions/{mine['step_id']}",
+        json={"answer": {"candidate_id": foreign}},
+        headers=running.tenant.headers,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "candidate_id"
+    # A removed candidate of the step's own run is refused too.
+    own = mine["input"]["candidates"][0]["id"]
+    async with running.services.db.write() as conn:
+        await actions_store.remove_candidate(conn, UUID(own))
+    r = await running.client.post(
+        f"/api/actions/{mine['step_id']}",
+        json={"answer": {"candidate_id": own}},
+        headers=running.tenant.headers,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "candidate_id"
+    # Another organisation can neither see nor answer the step.
+    other = await make_tenant(running.services, "Other Org")
+    valid = mine["input"]["candidates"][1]["id"]
+    r = await running.client.post(
+        f"/api/actions/{mine['step_id']}", json={"answer": {"candidate_id": valid}}, headers=other.headers
+    )
+    assert r.status_code == 404
+    assert (await running.client.get("/api/actions", headers=other.headers)).json()["total"] == 0
+    still = (await running.get("/api/actions", batch_id=batch_id, step_key="company_selection"))["items"]
+    assert {a["step_id"] for a in still} == {a["step_id"] for a in actions}
+    async with running.services.db.read() as conn:
+        answered = (
+            await conn.execute(
+                sa.text(
+                    "SELECT COUNT(*) FROM registration_job_steps "
+                    "WHERE step_key = 'company_selection' AND answered_at IS NOT NULL"
+                )
+            )
+        ).scalar_one()
+    assert answered == 0
+    # A bulk of answers reports item by item: the valid one goes through, the wrong one does not.
+    report = await running.post(
+        "/api/actions/bulk",
+        {
+            "mode": "answers",
+            "items": [
+                {"step_id": mine["step_id"], "answer": {"candidate_id": foreign}},
+                {"step_id": theirs["step_id"], "answer": {"none_of_these": True}},
+            ],
+        },
+    )
+    assert [item["ok"] for item in report["items"]] == [False, True]
+    assert report["items"][0]["field"] == "candidate_id"
+
+
+async def test_a_restart_mid_batch_loses_nothing(settings: Settings) -> None:
+    services, worker, task = await _start(settings)
+    tenant = await make_tenant(services, "Restart Org")
+    app = create_app(settings, services=services)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        first = Batch(services, client, tenant)
+        batch_id, names = await first.convert(12)
+        await first.until_waiting(batch_id, "company_search", 12)
+        await first.post("/api/actions/bulk", {"mode": "confirm_search_terms", "batch_id": batch_id})
+        await first.until_waiting(batch_id, "company_selection", 12)
+        before = await first.get("/api/actions", batch_id=batch_id, step_key="company_selection", limit=100)
+        # Half the selections answered: their company_details jobs are queued or running when we stop.
+        accepted = await first.post(
+            "/api/actions/bulk",
+            {"mode": "accept_preselected", "step_ids": [a["step_id"] for a in before["items"][:6]]},
+        )
+    await _stop(services, worker, task)
+
+    services, worker, task = await _start(settings)
+    app = create_app(settings, services=services)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client:
+            second = Batch(services, client, tenant)
+            after = await second.get(
+                "/api/actions", batch_id=batch_id, step_key="company_selection", limit=100
+            )
+            remaining = {a["step_id"]: a for a in before["items"]}
+            for action in after["items"]:
+                assert action["input"]["candidates"] == remaining[action["step_id"]]["input"]["candidates"]
+            answered_before = {i["step_id"] for i in accepted["items"] if i["ok"]}
+            still_waiting = {a["step_id"] for a in after["items"]}
+            assert answered_before
+            assert still_waiting == set(remaining) - answered_before
+            await second.post("/api/actions/bulk", {"mode": "accept_preselected", "batch_id": batch_id})
+            for action in (await second.get("/api/actions", batch_id=batch_id, step_key="company_selection"))[
+                "items"
+            ]:
+                await second.post(f"/api/actions/{action['step_id']}", {"answer": {"none_of_these": True}})
+            await second.until_waiting(batch_id, "yolo_config", 12)
+            config = {**CONFIG, "account": {**CONFIG["account"], "email": "owner@example.co.nz"},
+                      "restaurant": {"email": "owner@example.co.nz"}}  # fmt: skip
+            applied = await second.post(
+                "/api/actions/bulk", {"mode": "apply_config", "batch_id": batch_id, "config": config}
+            )
+            assert applied["succeeded"] == 12, applied
+            detail = await second.until_final(batch_id)
+            assert detail["counts_by_status"] == {"completed": 12}, detail["restaurants"]["items"]
+            skipped = detail["counts_by_step"]["company_details"].get("skipped", 0)
+            assert skipped == sum(1 for n in names if not has_clear_match(n))
+    finally:
+        await _stop(services, worker, task)
+
+
+FAULTY = {"rules": [{"kind": "server_error", "rate": 0.07}, {"kind": "validation_error", "rate": 0.03}]}
+EMAIL_CONFIG = {
+    **CONFIG,
+    "account": {**CONFIG["account"], "email": "owner@example.co.nz"},
+    "restaurant": {"email": "owner@example.co.nz"},
+}
+
+
+@pytest.mark.parametrize("faults", [FAULTY])
+async def test_with_ten_percent_faults_every_job_ends_and_retry_failed_completes_them(running: Batch) -> None:
+    count = 40
+    batch_id, _names = await running.convert(count, auto_confirm_company=True)
+    detail = await _answer_until_final(running, batch_id)
+    counts = detail["counts_by_status"]
+    assert sum(counts.values()) == count
+    assert set(counts) <= {"completed", "failed"}
+    assert detail["status"] == ("failed" if counts.get("failed") else "completed")
+    for step_counts in detail["counts_by_step"].values():
+        assert sum(step_counts.values()) == count
+    for _round in range(8):
+        if detail["status"] == "completed":
+            break
+        retried = await running.post(f"/api/registration-batches/{batch_id}/retry-failed")
+        assert retried["retried"] == detail["counts_by_status"].get("failed", 0)
+        detail = await _answer_until_final(running, batch_id)
+        assert sum(detail["counts_by_status"].values()) == count
+    assert detail["status"] == "completed", detail["counts_by_status"]
+    assert detail["progress_percent"] == 100
+
+
+async def _answer_until_final(running: Batch, batch_id: str, timeout: float = 150) -> dict[str, Any]:
+    """Answer whatever waits (in bulk; unclear companies as none) until every job is final."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        summary = await running.batch(batch_id, limit=1)
+        if summary["status"] in ("completed", "failed"):
+            return await running.batch(batch_id, limit=500)
+        for mode, key in (
+            ("confirm_search_terms", "company_search"),
+            ("accept_preselected", "company_selection"),
+            ("apply_config", "yolo_config"),
+        ):
+            if await running.waiting(batch_id, key):
+                await running.post(
+                    "/api/actions/bulk", {"mode": mode, "batch_id": batch_id, "config": EMAIL_CONFIG}
+                )
+        for action in (await running.get("/api/actions", batch_id=batch_id, step_key="company_selection"))[
+            "items"
+        ]:
+            if action["input"]["preselected_candidate_id"] is None:
+                r = await running.client.post(
+                    f"/api/actions/{action['step_id']}",
+                    json={"answer": {"none_of_these": True}},
+                    headers=running.tenant.headers,
+                )
+                assert r.status_code in (200, 409), r.text
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the batch did not finish in {timeout}s: {await running.batch(batch_id, limit=1)}")
