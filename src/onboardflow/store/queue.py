@@ -239,19 +239,10 @@ async def _claim_batch(
         .mappings()
         .all()
     )
-    await record_events(
-        conn,
-        [
-            event_row(
-                organisation_id=r["organisation_id"],
-                entity_type="job",
-                entity_id=r["id"],
-                from_status=previous[r["id"]],
-                to_status=JobStatus.IN_PROGRESS.value,
-                actor=params["worker"],
-            )
-            for r in rows
-        ],
+    picked_json = json.dumps([{"id": r["id"].hex, "from": previous[r["id"]]} for r in rows])
+    await conn.execute(
+        _typed("log_claims_sqlite", "now"),
+        {"picked": picked_json, "worker": params["worker"], "now": params["now"]},
     )
     ordered = sorted(rows, key=lambda r: (-r["priority"], r["run_at"], str(r["id"])))
     return [ClaimedJob.from_row(r) for r in ordered]
@@ -341,21 +332,11 @@ async def finish(
         jobs.c.id, jobs.c.organisation_id, jobs.c.status, jobs.c.error_message
     )
     rows = (await conn.execute(statement, {"batch": batch, "now": now})).all()
-    await record_events(
-        conn,
-        [
-            event_row(
-                organisation_id=r.organisation_id,
-                entity_type="job",
-                entity_id=r.id,
-                from_status=JobStatus.IN_PROGRESS.value,
-                to_status=r.status,
-                actor=worker_id,
-                reason=r.error_message,
-            )
-            for r in rows
-        ],
-    )
+    if rows:
+        await conn.execute(
+            _typed("log_outcomes_sqlite", "now"),
+            {"ids": json.dumps([r.id.hex for r in rows]), "worker": worker_id, "now": now},
+        )
     changed = {r.id: r.status for r in rows}
     _wake_if_requeued(conn, changed, outcomes)
     return changed

@@ -120,3 +120,15 @@ UPDATE jobs SET
 FROM json_each(:batch) AS e
 WHERE jobs.id = e.value ->> 'id' AND jobs.status = 'in_progress' AND jobs.attempts = e.value ->> 'attempt'
 RETURNING jobs.id, jobs.organisation_id, jobs.status, jobs.error_message;
+
+-- name: log_claims_sqlite
+-- Log the claim of each job in :picked (a JSON array of {"id": hex, "from": previous status}).
+INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
+SELECT jobs.organisation_id, 'job', jobs.id, p.value ->> 'from', 'in_progress', :worker, :now
+FROM json_each(:picked) AS p JOIN jobs ON jobs.id = p.value ->> 'id';
+
+-- name: log_outcomes_sqlite
+-- Log the outcome of each job in :ids (a JSON array of hex ids) as its status now reads.
+INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, reason, created_at)
+SELECT jobs.organisation_id, 'job', jobs.id, 'in_progress', jobs.status, :worker, jobs.error_message, :now
+FROM json_each(:ids) AS i JOIN jobs ON jobs.id = i.value;
