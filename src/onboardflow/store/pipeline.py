@@ -89,21 +89,13 @@ def _generation(step: Mapping[str, Any]) -> int:
 
 
 def _step_job(run: Mapping[str, Any], step: Mapping[str, Any], run_at: datetime | None) -> JobSpec:
-    return JobSpec(
+    return runs_store.step_job_spec(
+        run,
+        step,
         job_type=STEP_JOB_TYPES[step["step_key"]],
         queue=PIPELINE_QUEUE,
-        payload={
-            "registration_job_id": str(run["id"]),
-            "step_id": str(step["id"]),
-            "key": step["step_key"],
-        },
-        organisation_id=run["organisation_id"],
-        restaurant_id=run["restaurant_id"],
-        run_at=run_at,
         max_retries=STEP_MAX_RETRIES,
-        timeout_seconds=300,
-        unique_key=f"step:{step['id']}:{_generation(step)}:{step['attempts']}",
-        job_category="registration",
+        run_at=run_at,
     )
 
 

@@ -8,7 +8,8 @@ two sub-steps finishing at once see each other's result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboardflow.domain.jobs import JobSpec
 from onboardflow.domain.pipeline import StepSpec
+from onboardflow.domain.retry import RetryDecision, RetryPolicy, decide_retry
 from onboardflow.domain.statuses import (
     ACTIVE_REGISTRATION,
     FINAL_STEP,
@@ -416,6 +418,35 @@ def planning_statuses(sub_steps: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     }
 
 
+def step_job_spec(
+    run: Mapping[str, Any],
+    step: Mapping[str, Any],
+    *,
+    job_type: str,
+    queue: str,
+    max_retries: int,
+    run_at: datetime | None = None,
+) -> JobSpec:
+    """The queue job that runs one attempt of a step or sub-step of ``run``.
+
+    Its unique key names the step, its generation and its attempt, so the same attempt is never
+    queued twice.
+    """
+    generation = int((step.get("input") or {}).get("generation", 0))
+    return JobSpec(
+        job_type=job_type,
+        queue=queue,
+        payload={"registration_job_id": str(run["id"]), "step_id": str(step["id"]), "key": step["step_key"]},
+        organisation_id=run["organisation_id"],
+        restaurant_id=run["restaurant_id"],
+        run_at=run_at,
+        max_retries=max_retries,
+        timeout_seconds=300,
+        unique_key=f"{job_type}:{step['id']}:{generation}:{step['attempts']}",
+        job_category="registration",
+    )
+
+
 async def enqueue_sub_step(
     conn: AsyncConnection,
     run: Mapping[str, Any],
@@ -424,30 +455,54 @@ async def enqueue_sub_step(
     run_at: datetime | None = None,
 ) -> UUID:
     """Queue one execution of a sub-step and point the sub-step at the queue job."""
-    generation = int((sub_step.get("input") or {}).get("generation", 0))
-    queued = await enqueue(
-        conn,
-        JobSpec(
-            job_type=SUB_STEP_JOB,
-            queue=PUMPD_QUEUE,
-            payload={
-                "registration_job_id": str(run["id"]),
-                "step_id": str(sub_step["id"]),
-                "key": sub_step["step_key"],
-            },
-            organisation_id=run["organisation_id"],
-            restaurant_id=run["restaurant_id"],
-            run_at=run_at,
-            max_retries=SUB_STEP_MAX_RETRIES,
-            timeout_seconds=300,
-            unique_key=f"substep:{sub_step['id']}:{generation}:{sub_step['attempts']}",
-            job_category="registration",
-        ),
+    spec = step_job_spec(
+        run,
+        sub_step,
+        job_type=SUB_STEP_JOB,
+        queue=PUMPD_QUEUE,
+        max_retries=SUB_STEP_MAX_RETRIES,
+        run_at=run_at,
     )
-    await conn.execute(
-        sa.update(steps).where(steps.c.id == sub_step["id"]).values(job_id=queued.id, updated_at=utcnow())
-    )
+    queued = await enqueue(conn, spec)
+    await update_step_values(conn, sub_step["id"], {"job_id": queued.id})
     return queued.id
+
+
+async def retry_later_or_fail(
+    conn: AsyncConnection,
+    run: Mapping[str, Any],
+    step: Mapping[str, Any],
+    *,
+    error: BaseException,
+    attempt: int,
+    actor: str,
+    now: datetime,
+    rng: random.Random,
+    enqueue_attempt: Callable[..., Awaitable[UUID]],
+) -> tuple[RetryDecision, str]:
+    """After a failed attempt of a step or sub-step, queue the next one at the back-off time (the step
+    shows ``retrying`` with the next attempt time) when the retry policy allows; the caller fails the
+    step otherwise. Returns the decision and the error message.
+    """
+    decision = decide_retry(
+        attempt=attempt,
+        policy=RetryPolicy(max_retries=int(step["max_retries"])),
+        error=error,
+        now=now,
+        rng=rng,
+    )
+    message = str(error) or type(error).__name__
+    if decision.retry:
+        await set_step(
+            conn,
+            step,
+            StepStatus.RETRYING,
+            actor=actor,
+            reason=decision.reason,
+            values={"error_message": message, "next_attempt_at": decision.run_at, "job_id": None},
+        )
+        await enqueue_attempt(conn, run, await get_step(conn, step["id"]), run_at=decision.run_at)
+    return decision, message
 
 
 async def schedule_ready(

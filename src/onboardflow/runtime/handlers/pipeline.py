@@ -23,7 +23,6 @@ from onboardflow.domain import menus
 from onboardflow.domain.batches import may_start_automatic_step
 from onboardflow.domain.enrichment import company_record, contact_fields, rank_candidates
 from onboardflow.domain.pipeline import next_step
-from onboardflow.domain.retry import RetryPolicy, decide_retry
 from onboardflow.domain.statuses import ACTIVE_REGISTRATION, RegistrationStatus, StepStatus
 from onboardflow.domain.yolo_config import validate_yolo_config
 from onboardflow.errors import PermanentError
@@ -138,24 +137,18 @@ async def run_step(ctx: JobContext, prepare: Prepare | None, work: Work, finish:
         if error is None and result is not None:
             return await finish(ctx, conn, fresh, result)
         assert error is not None
-        decision = decide_retry(
-            attempt=begun.attempt,
-            policy=RetryPolicy(max_retries=int(step["max_retries"])),
+        decision, message = await store.retry_later_or_fail(
+            conn,
+            run,
+            step,
             error=error,
+            attempt=begun.attempt,
+            actor=actor,
             now=utcnow(),
             rng=_rng,
+            enqueue_attempt=flow.enqueue_step,
         )
-        message = str(error) or type(error).__name__
         if decision.retry:
-            await store.set_step(
-                conn,
-                step,
-                StepStatus.RETRYING,
-                actor=actor,
-                reason=decision.reason,
-                values={"error_message": message, "next_attempt_at": decision.run_at, "job_id": None},
-            )
-            await flow.enqueue_step(conn, run, await store.get_step(conn, step["id"]), run_at=decision.run_at)
             return {"outcome": "retrying", "next_attempt_at": decision.run_at}
         await flow.fail_run(conn, run, step, message, actor=actor, reason=decision.reason)
         return {"outcome": "failed", "error": message}

@@ -19,7 +19,6 @@ from uuid import UUID
 
 from onboardflow.domain.redaction import redact
 from onboardflow.domain.registration_payloads import build_payload, describe_request
-from onboardflow.domain.retry import RetryPolicy, decide_retry
 from onboardflow.domain.statuses import FINAL_REGISTRATION, RegistrationStatus, StepStatus
 from onboardflow.errors import AlreadyDoneError, PermanentError
 from onboardflow.runtime.context import JobContext
@@ -143,25 +142,18 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
             outcome: dict[str, Any] = {"outcome": "completed", "ids": result.get("ids")}
         else:
             assert error is not None
-            decision = decide_retry(
-                attempt=attempt,
-                policy=RetryPolicy(max_retries=int(step["max_retries"])),
+            decision, message = await store.retry_later_or_fail(
+                conn,
+                run,
+                step,
                 error=error,
+                attempt=attempt,
+                actor=actor,
                 now=finished,
                 rng=_rng,
+                enqueue_attempt=store.enqueue_sub_step,
             )
-            message = str(error) or type(error).__name__
             if decision.retry:
-                await store.set_step(
-                    conn,
-                    step,
-                    StepStatus.RETRYING,
-                    actor=actor,
-                    reason=decision.reason,
-                    values={"error_message": message, "next_attempt_at": decision.run_at, "job_id": None},
-                )
-                step = await store.get_step(conn, step_id)
-                await store.enqueue_sub_step(conn, run, step, run_at=decision.run_at)
                 outcome = {
                     "outcome": "retrying",
                     "next_attempt_at": decision.run_at.isoformat() if decision.run_at else None,
