@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -150,3 +151,19 @@ async def tenant(services: Services) -> Tenant:
 @pytest.fixture
 async def other_tenant(services: Services) -> Tenant:
     return await make_tenant(services, "Org B")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which databases the database tests run on."""
+    if PG_URL:
+        return f"onboardflow database tests: sqlite and postgresql ({libpq_url(PG_URL).rsplit('@', 1)[-1]})"
+    return "onboardflow database tests: sqlite only (set ONBOARDFLOW_TEST_DATABASE_URL for postgresql)"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Count the database tests that passed on each database."""
+    passed = [report.nodeid for report in terminalreporter.stats.get("passed", [])]
+    counts = {db: sum(1 for nodeid in passed if f"[{db}" in nodeid) for db in ("sqlite", "postgresql")}
+    terminalreporter.write_line(
+        f"onboardflow database tests passed: sqlite {counts['sqlite']}, postgresql {counts['postgresql']}"
+    )
