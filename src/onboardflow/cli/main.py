@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from onboardflow.cli.demo import demo as demo_command
 from onboardflow.cli.jobs import jobs_app, prune, queue_app
 from onboardflow.config import Settings, load_settings
 from onboardflow.domain.statuses import UserRole
@@ -174,3 +175,4 @@ def token_create(
 
 
 app.command("prune")(prune)
+app.command("demo")(demo_command)
