@@ -12,23 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from onboardflow.domain.substeps import SUB_STEP_KEYS
 from onboardflow.errors import PermanentError
 
-PUMPD_OPERATIONS: Final[tuple[str, ...]] = (
-    "account",
-    "code_generation",
-    "onboarding_user",
-    "image_upload",
-    "restaurant_registration",
-    "website_config",
-    "services_config",
-    "payment_config",
-    "menu_import",
-    "onboarding_sync",
-    "option_sets",
-    "item_tags",
-)
-"""The operation keys, equal to the sub-step keys of ``domain.substeps``."""
+PUMPD_OPERATIONS: Final[tuple[str, ...]] = SUB_STEP_KEYS
+"""The operation keys: one per Yolo Mode sub-step."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
