@@ -137,6 +137,17 @@ def check_transition(family: str, current: str, target: str) -> None:
         raise InvalidTransition(family, current, target)
 
 
+RETRYABLE_RUNS = frozenset({RegistrationStatus.FAILED, RegistrationStatus.CANCELLED})
+
+
+def check_run_retry(status: str, *, from_step: str | None) -> None:
+    """A registration job may be retried once it failed or was cancelled; re-running from a chosen
+    sub-step is also allowed after it completed."""
+    allowed = RETRYABLE_RUNS | ({RegistrationStatus.COMPLETED} if from_step is not None else set())
+    if status not in allowed:
+        raise InvalidTransition("registration_job", status, RegistrationStatus.IN_PROGRESS.value)
+
+
 def sources_of(family: str, target: str) -> frozenset[str]:
     """Every status of ``family`` from which ``target`` may be reached (for compare-and-set updates)."""
     return frozenset(src for src, targets in _TABLES[family].items() if target in targets)

@@ -10,7 +10,13 @@ from onboardflow.domain.pipeline import SINGLE_RUN_STEPS
 from onboardflow.domain.progress import SubStepView, phases_view, progress_percent
 from onboardflow.domain.records import Principal
 from onboardflow.domain.redaction import redact
-from onboardflow.domain.statuses import ACTIVE_REGISTRATION, FINAL_STEP, RegistrationStatus, StepStatus
+from onboardflow.domain.statuses import (
+    ACTIVE_REGISTRATION,
+    FINAL_STEP,
+    RegistrationStatus,
+    StepStatus,
+    check_run_retry,
+)
 from onboardflow.domain.substeps import SUB_STEP_KEYS, current_phase
 from onboardflow.domain.yolo_config import validate_yolo_config
 from onboardflow.errors import Conflict, InvalidInput, InvalidTransition
@@ -215,11 +221,7 @@ async def retry_run(
         raise InvalidInput("from_step", f"must be one of: {', '.join(SUB_STEP_KEYS)}")
     async with services.db.write() as conn:
         run = await store.lock_run(conn, principal.organisation_id, run_id)
-        allowed = {RegistrationStatus.FAILED.value, RegistrationStatus.CANCELLED.value}
-        if from_step is not None:
-            allowed.add(RegistrationStatus.COMPLETED.value)
-        if run["status"] not in allowed:
-            raise InvalidTransition("registration_job", run["status"], RegistrationStatus.IN_PROGRESS.value)
+        check_run_retry(run["status"], from_step=from_step)
         if run["batch_job_id"] is not None:
             raise Conflict(
                 "this registration job belongs to a batch: retry it with "
