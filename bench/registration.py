@@ -29,6 +29,7 @@ import time
 from functools import cache
 from typing import Any
 
+import psutil
 import psycopg
 import sqlalchemy as sa
 
@@ -179,11 +180,31 @@ async def measure(
             await asyncio.sleep(0.2)
         if row[1]:
             print(f"  warning: {row[1]} runs failed", flush=True)
+        workers_cpu = cpu_seconds(psutil.Process(worker.pid).children(recursive=True))
+        database_cpu = cpu_seconds(p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres")
+        sub_steps = runs * graph_figures()[0]
+        print(
+            f"  {kind}: worker CPU {workers_cpu * 1000 / sub_steps:.1f} ms per sub-step"
+            + (f", PostgreSQL CPU {database_cpu * 1000 / sub_steps:.1f} ms" if kind == "postgresql" else ""),
+            flush=True,
+        )
     finally:
         worker.terminate()
         worker.wait(30)
         await close_services(services)
     return float((row[3] - row[2]).total_seconds())
+
+
+def cpu_seconds(processes: Any) -> float:
+    """User plus system CPU time of ``processes`` so far (those that vanished count nothing)."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 async def wait_for_workers(services: Any, processes: int) -> None:
@@ -209,7 +230,7 @@ async def main(args: argparse.Namespace) -> None:
     latency = args.latency_ms / 1000
     bound = max(chain * latency, args.runs * calls * latency / args.limit)
     rows = []
-    for kind in args.databases.split(","):
+    for kind in args.databases.split(",") if args.latency_ms else []:
         makespan = await measure(
             kind,
             runs=args.runs,
@@ -221,12 +242,13 @@ async def main(args: argparse.Namespace) -> None:
         )
         rows.append([kind, f"{makespan:.2f}", f"{bound:.2f}", f"{makespan / bound:.3f}"])
         print(f"  {kind}: makespan {makespan:.2f}s, bound {bound:.2f}s", flush=True)
-    table(
-        f"{args.runs} runs, {calls} calls each (chain of {chain}), {args.latency_ms} ms per call, "
-        f"Pumpd limit {args.limit}, {args.processes} worker processes x {args.concurrency}",
-        ["database", "makespan s", "lower bound s", "ratio"],
-        rows,
-    )
+    if rows:
+        table(
+            f"{args.runs} runs, {calls} calls each (chain of {chain}), {args.latency_ms} ms per call, "
+            f"Pumpd limit {args.limit}, {args.processes} worker processes x {args.concurrency}",
+            ["database", "makespan s", "lower bound s", "ratio"],
+            rows,
+        )
     rows = []
     for kind in args.databases.split(","):
         makespan = await measure(

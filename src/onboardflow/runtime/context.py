@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ class JobContext:
     deps: RuntimeDeps
     worker_id: str
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("onboardflow.jobs"))
+    started: float = field(default_factory=time.monotonic)
+    completed_in_transaction: bool = False
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -44,3 +47,12 @@ class JobContext:
     def idempotency_key(self) -> str:
         """A key that is the same for every attempt of this job (external calls carry it)."""
         return f"job-{self.job.id}"
+
+    def completed_by_handler(self) -> None:
+        """Say that the handler completed this job in its own last transaction
+        (``store.queue.complete_within``); the worker then records no outcome for it.
+
+        Call it after that transaction committed: if it rolled back, the handler raised instead, and
+        the worker records the failure. A job of a limited queue so frees its slot at that commit.
+        """
+        self.completed_in_transaction = True

@@ -230,6 +230,9 @@ class Worker:
                 if timeout is None:
                     raise
                 raise TimeoutError(f"timed out after {timeout:g}s") from exc
+            if context.completed_in_transaction:
+                self._recorded_by_handler(job, started)
+                return
             outcome = self._outcome(job, started, JobStatus.COMPLETED, result=result)
         except asyncio.CancelledError:
             if job.id in self._cancelling:
@@ -290,6 +293,12 @@ class Worker:
             duration_ms=int((time.monotonic() - started) * 1000),
             **values,
         )
+
+    def _recorded_by_handler(self, job: ClaimedJob, started: float) -> None:
+        duration_ms = int((time.monotonic() - started) * 1000)
+        metrics.record_outcome(job.job_type, JobStatus.COMPLETED.value, duration_ms)
+        if job.queue in self._limited:
+            self.db.wakeups.publish({job.queue})
 
     def _record(self, job: ClaimedJob, outcome: store.Outcome) -> None:
         metrics.record_outcome(job.job_type, outcome.status.value, outcome.duration_ms)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from onboardflow.domain.jobs import ClaimedJob, JobSpec, check_manual_retry, interrupted_outcome
 from onboardflow.domain.statuses import ACTIVE_JOB, FINAL_JOB, JobStatus, check_transition
 from onboardflow.errors import Conflict, NotFound
+from onboardflow.store import driver_sql
 from onboardflow.store.engine import NOTIFY_KEY
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.sql import query
@@ -66,7 +67,8 @@ class Enqueued:
     created: bool
 
 
-def _job_row(spec: JobSpec, now: datetime) -> dict[str, Any]:
+def job_row(spec: JobSpec, now: datetime) -> dict[str, Any]:
+    """The row of a new job for ``spec`` (queued when due now, pending until ``run_at`` otherwise)."""
     run_at = spec.run_at or now
     return {
         "id": uuid4(),
@@ -109,7 +111,7 @@ async def enqueue_many(
     if not specs:
         return []
     now = now or utcnow()
-    rows = [_job_row(spec, now) for spec in specs]
+    rows = [job_row(spec, now) for spec in specs]
     # Executed with a list of rows, SQLAlchemy sends one multi-row INSERT per page of rows
     # ("insertmanyvalues"), and the statement stays in the compiled cache.
     statement = (
@@ -340,6 +342,38 @@ async def finish(
     changed = {r.id: r.status for r in rows}
     _wake_if_requeued(conn, changed, outcomes)
     return changed
+
+
+async def complete_within(
+    conn: AsyncConnection,
+    *,
+    job_id: UUID,
+    attempt: int,
+    result: Any,
+    duration_ms: int,
+    worker_id: str,
+    now: datetime,
+) -> None:
+    """Complete one job in the caller's transaction (its handler's last write), fenced like ``finish``.
+
+    Sent without waiting inside ``driver_sql.pipelined``, so it shares the caller's round trip.
+    """
+    check_transition("job", JobStatus.IN_PROGRESS, JobStatus.COMPLETED)
+    params = {
+        "id": job_id,
+        "attempt": attempt,
+        "result": driver_sql.Json(result),
+        "duration_ms": duration_ms,
+        "worker": worker_id,
+        "now": now,
+    }
+    if conn.dialect.name == "postgresql":
+        await driver_sql.send(conn, "queue", "complete_postgresql", params)
+        return
+    await driver_sql.send(conn, "queue", "complete_sqlite", params)
+    await driver_sql.send(
+        conn, "queue", "log_completion_sqlite", {"id": job_id, "worker": worker_id, "now": now}
+    )
 
 
 def _wake_if_requeued(
@@ -636,11 +670,18 @@ async def request_cancel(
     return affected
 
 
-async def retry_job(conn: AsyncConnection, organisation_id: UUID | None, job_id: UUID, *, actor: str) -> None:
-    """Put a failed or cancelled job back in the queue with a fresh allowance of retries."""
+async def retry_job(
+    conn: AsyncConnection,
+    organisation_id: UUID | None,
+    job_id: UUID,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> None:
+    """Put a failed or cancelled job back in the queue, due now, with a fresh allowance of retries."""
     job = await get_job(conn, organisation_id, job_id)
     check_manual_retry(job["status"])
-    now = utcnow()
+    now = now or utcnow()
     result = await conn.execute(
         sa.update(jobs)
         .where(jobs.c.id == job_id, jobs.c.status == job["status"])

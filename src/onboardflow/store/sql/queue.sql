@@ -132,3 +132,28 @@ FROM json_each(:picked) AS p JOIN jobs ON jobs.id = p.value ->> 'id';
 INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, reason, created_at)
 SELECT jobs.organisation_id, 'job', jobs.id, 'in_progress', jobs.status, :worker, jobs.error_message, :now
 FROM json_each(:ids) AS i JOIN jobs ON jobs.id = i.value;
+
+-- name: complete_postgresql
+-- Complete one job in the caller's transaction, fenced on (id, in_progress, attempt), logging it.
+WITH done AS (
+    UPDATE jobs SET status = 'completed', result = :result, error_message = NULL, error_kind = NULL,
+        execution_time_ms = :duration_ms, completed_at = :now, lease_owner = NULL,
+        lease_expires_at = NULL, updated_at = :now
+    WHERE id = :id AND status = 'in_progress' AND attempts = :attempt
+    RETURNING id, organisation_id
+)
+INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
+SELECT organisation_id, 'job', id, 'in_progress', 'completed', :worker, :now FROM done;
+
+-- name: complete_sqlite
+-- Complete one job in the caller's transaction, fenced on (id, in_progress, attempt).
+UPDATE jobs SET status = 'completed', result = :result, error_message = NULL, error_kind = NULL,
+    execution_time_ms = :duration_ms, completed_at = :now, lease_owner = NULL,
+    lease_expires_at = NULL, updated_at = :now
+WHERE id = :id AND status = 'in_progress' AND attempts = :attempt;
+
+-- name: log_completion_sqlite
+-- Log the completion of one job that ``complete_sqlite`` just recorded.
+INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
+SELECT organisation_id, 'job', id, 'in_progress', 'completed', :worker, :now FROM jobs
+WHERE id = :id AND status = 'completed' AND completed_at = :now;
