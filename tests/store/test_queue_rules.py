@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from onboardflow.domain.jobs import JobSpec
 from onboardflow.domain.statuses import JobStatus
-from onboardflow.errors import InvalidTransition
+from onboardflow.errors import Conflict, InvalidTransition
 from onboardflow.store import queue
 from onboardflow.store.engine import Database
 
@@ -209,12 +209,24 @@ class QueueRules(RuleBasedStateMachine):
 
         async def go() -> None:
             async with self.db.write() as conn:
-                await queue.retry_job(conn, None, job.id, actor="test")
+                await queue.retry_job(conn, None, job.id, actor="test", now=self.now)
 
-        if job.status in ("failed", "cancelled"):
+        holder = next(
+            (
+                j
+                for j in self.jobs.values()
+                if job.unique_key and j.unique_key == job.unique_key and j.status in ACTIVE
+            ),
+            None,
+        )
+        if job.status in ("failed", "cancelled") and holder is not None:
+            # Another active job holds its unique key: the retry is refused and changes nothing.
+            with pytest.raises(Conflict):
+                self.run(go())
+        elif job.status in ("failed", "cancelled"):
             self.run(go())
             job.status, job.attempts, job.cancel_requested = "queued", 0, False
-            job.run_at = min(job.run_at, self.now)
+            job.run_at = self.now
         else:
             with pytest.raises(InvalidTransition):
                 self.run(go())
