@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboardflow.domain.batches import batch_outcome
+from onboardflow.domain.pipeline import PIPELINE_STEP_KEYS
 from onboardflow.domain.statuses import BatchStatus
 from onboardflow.errors import NotFound
 from onboardflow.store.events import event_row, record_events
@@ -148,14 +149,20 @@ async def run_counts(conn: AsyncConnection, batch_ids: Sequence[UUID]) -> dict[U
 async def step_counts(
     conn: AsyncConnection, batch_ids: Sequence[UUID]
 ) -> dict[UUID, dict[str, dict[str, int]]]:
-    """Pipeline steps (not sub-steps) per step key and status of each batch."""
+    """Pipeline steps (not sub-steps) per step key and status of each batch.
+
+    Pipeline steps are told from sub-steps by their keys (the two sets are disjoint), not by
+    ``parent_step_id IS NULL``: the keys are in the ``(registration_job_id, step_key)`` index, whereas on
+    PostgreSQL with statistics not yet analysed after a large conversion, the planner ANDed the
+    parent-step index (a third of the table) into every job's lookup, taking 300-450 ms for 1,000 jobs.
+    """
     counts: dict[UUID, dict[str, dict[str, int]]] = {batch_id: {} for batch_id in batch_ids}
     if not batch_ids:
         return counts
     rows = await conn.execute(
         sa.select(runs.c.batch_job_id, steps.c.step_key, steps.c.status, sa.func.count())
         .select_from(runs.join(steps, steps.c.registration_job_id == runs.c.id))
-        .where(runs.c.batch_job_id.in_(list(batch_ids)), steps.c.parent_step_id.is_(None))
+        .where(runs.c.batch_job_id.in_(list(batch_ids)), steps.c.step_key.in_(PIPELINE_STEP_KEYS))
         .group_by(runs.c.batch_job_id, steps.c.step_key, steps.c.status)
     )
     for batch_id, key, status, count in rows:
@@ -213,7 +220,7 @@ async def page_batch_runs(
 
 
 async def top_steps_of(conn: AsyncConnection, run_ids: Sequence[UUID]) -> dict[UUID, list[dict[str, Any]]]:
-    """The pipeline steps (not sub-steps) of each run, in order."""
+    """The pipeline steps (not sub-steps) of each run, in order (told apart by key, see ``step_counts``)."""
     found: dict[UUID, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
     if not run_ids:
         return found
@@ -231,7 +238,7 @@ async def top_steps_of(conn: AsyncConnection, run_ids: Sequence[UUID]) -> dict[U
             steps.c.started_at,
             steps.c.completed_at,
         )
-        .where(steps.c.registration_job_id.in_(list(run_ids)), steps.c.parent_step_id.is_(None))
+        .where(steps.c.registration_job_id.in_(list(run_ids)), steps.c.step_key.in_(PIPELINE_STEP_KEYS))
         .order_by(steps.c.registration_job_id, steps.c.step_number)
     )
     for row in rows.mappings():
