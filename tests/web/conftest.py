@@ -94,3 +94,37 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """The system Chromium, headless, driven by Playwright (never a downloaded browser)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("the system Chromium (/usr/bin/chromium) is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def shoot(page: Any, name: str, *, full_page: bool = True) -> None:
+    """Save a screenshot of ``page`` as ``docs/img/<name>.png`` for the user guide."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def sign_in(page: Any, server: LiveServer, path: str = "/") -> None:
+    """Open ``path`` and sign in on the page it redirects to (typing only, then one Enter)."""
+    page.goto(path)
+    page.get_by_label("Email").fill(server.email)
+    page.get_by_label("Password").fill(server.password)
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_url(f"**{path}")

@@ -149,6 +149,7 @@
       var key = d.getAttribute("data-key");
       if (key in open) d.open = open[key];
     });
+    keepTicks(this.el, fresh);
     var oldStream = this.el.getAttribute("data-live-stream");
     this.el.replaceWith(fresh);
     this.el = fresh;
@@ -165,6 +166,24 @@
     if (FINAL.indexOf(status) >= 0) { this.stop(); return; }
     if (!this.source) this.start(); else this.schedulePoll();
   };
+
+  // Ticks survive a refresh: a box the operator saw keeps its state; a new one follows its group's
+  // "Select all" if the operator changed that, else the server's default (ticked).
+  function keepTicks(old, fresh) {
+    var seen = {};
+    old.querySelectorAll('input[type="checkbox"][name][value]').forEach(function (b) { seen[b.name + " " + b.value] = b.checked; });
+    var touched = {};
+    old.querySelectorAll("[data-select-all][data-touched]").forEach(function (all) { touched[all.getAttribute("data-select-all")] = all.checked; });
+    fresh.querySelectorAll('input[type="checkbox"][name][value]').forEach(function (b) {
+      var key = b.name + " " + b.value;
+      if (key in seen) b.checked = seen[key];
+      else if (b.name in touched) b.checked = touched[b.name];
+    });
+    fresh.querySelectorAll("[data-select-all]").forEach(function (all) {
+      var name = all.getAttribute("data-select-all");
+      if (name in touched) all.setAttribute("data-touched", "");
+    });
+  }
 
   function watch(el) {
     var existing = watchers.get(el);
@@ -235,7 +254,7 @@
 
   // -- the action inbox ----------------------------------------------------------------------------
 
-  function answerOf(form) {
+  function answerOf(form, submitter) {
     var key = form.getAttribute("data-step-key");
     if (key === "company_search") {
       var terms = {};
@@ -246,7 +265,7 @@
       return terms;
     }
     if (key === "company_selection") {
-      var chosen = form.querySelector('input[name="candidate_id"]:checked');
+      var chosen = submitter && submitter.name === "candidate_id" ? submitter : form.querySelector('input[name="candidate_id"]:checked');
       if (!chosen) return { candidate_id: null };
       return chosen.value === "none" ? { none_of_these: true } : { candidate_id: chosen.value };
     }
@@ -267,13 +286,19 @@
 
   function bindInbox(root) {
     root.querySelectorAll("form[data-answer-step]").forEach(function (form) {
-      form.addEventListener("input", function () { form.setAttribute("data-dirty", ""); });
+      // Typing makes the form dirty (the inbox then waits before refreshing); a tick does not, as
+      // refreshes keep ticks.
+      form.addEventListener("input", function (event) {
+        if (event.target.type !== "checkbox") form.setAttribute("data-dirty", "");
+      });
       form.addEventListener("submit", function (event) {
         event.preventDefault();
         clearErrors(form);
-        var button = form.querySelector('button[type="submit"]');
-        button.disabled = true;
-        api("POST", "/api/actions/" + form.getAttribute("data-answer-step"), { answer: answerOf(form) })
+        var buttons = form.querySelectorAll('button[type="submit"]');
+        if (Array.prototype.some.call(buttons, function (b) { return b.disabled; })) return;
+        var answer = answerOf(form, event.submitter);
+        buttons.forEach(function (b) { b.disabled = true; });
+        api("POST", "/api/actions/" + form.getAttribute("data-answer-step"), { answer: answer })
           .then(function () {
             var item = form.closest(".inbox-item");
             var name = item.querySelector("strong").textContent;
@@ -284,7 +309,7 @@
             if (next) next.focus();
           })
           .catch(function (error) {
-            button.disabled = false;
+            buttons.forEach(function (b) { b.disabled = false; });
             showErrors(form, error);
             var p = form.querySelector('[data-field-error="' + ((error.data && error.data.field) || "") + '"]');
             if (p) { p.textContent = error.message; p.hidden = false; }
@@ -337,6 +362,7 @@
         scope.querySelectorAll("[data-needs-selection], [data-convert-button]").forEach(function (b) { b.disabled = checked === 0; });
       };
       all.addEventListener("change", function () {
+        all.setAttribute("data-touched", "");
         boxes().forEach(function (b) { b.checked = all.checked; });
         update();
       });
