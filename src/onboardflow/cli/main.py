@@ -131,9 +131,9 @@ def worker(
     ] = None,
 ) -> None:
     """Run workers only (no API): claim and run jobs until SIGTERM or SIGINT, then stop gracefully."""
-    settings = load_settings()
+    settings = load_settings(**({"worker_concurrency": concurrency} if concurrency else {}))
     configure_logging(settings.log_level)
-    concurrency = concurrency or settings.worker_concurrency
+    concurrency = settings.worker_concurrency
     processes = processes or settings.worker_processes
     if processes == 1:
         run_worker_process(settings, build_worker_deps, concurrency=concurrency)

@@ -44,7 +44,8 @@ def build_services(settings: Settings) -> Services:
     """Build the services for ``settings`` (connects lazily, nothing at import time)."""
     return Services(
         settings=settings,
-        db=Database(settings.database_url, pool_size=max(5, settings.worker_concurrency)),
+        # One connection per job slot, plus the worker's claim, flush, heartbeat and maintenance.
+        db=Database(settings.database_url, pool_size=settings.worker_concurrency + 5),
         secrets=SecretBox(settings.resolved_secret_key),
         adapters=build_adapters_for(settings),
         registry=default_registry(settings.handler_modules),

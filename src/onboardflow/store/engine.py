@@ -94,9 +94,10 @@ class Database:
             _configure_sqlite(self._writer, "BEGIN IMMEDIATE")
             _configure_sqlite(self._reader, "BEGIN")
         else:
-            engine = create_async_engine(
-                async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-            )
+            # No pre-ping: it costs a round trip per transaction. A connection lost meanwhile fails
+            # its first statement (StoreUnavailable, which callers retry), and SQLAlchemy then
+            # discards every connection of the pool that is as old.
+            engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=10)
             self._writer = self._reader = engine
         from onboardflow.store.notify import WakeupHub
 
