@@ -13,11 +13,21 @@ _BLOCK = re.compile(
 )
 
 
+_COMMENT_LINE = re.compile(r"^\s*--[^\n]*\n", re.M)
+_INDENT = re.compile(r"\n\s+")
+
+
+def _compact(sql: str) -> str:
+    # Without comment lines and indentation, statements stay short enough for psycopg to cache
+    # their conversion (it skips statements over 4 KB), and the server parses less.
+    return _INDENT.sub("\n", _COMMENT_LINE.sub("", sql)).strip().rstrip(";")
+
+
 @cache
 def queries(module: str) -> dict[str, str]:
     """The statements of ``<module>.sql`` by name."""
     text = (_HERE / f"{module}.sql").read_text()
-    found = {m["name"]: m["sql"].strip().rstrip(";") for m in _BLOCK.finditer(text)}
+    found = {m["name"]: _compact(m["sql"]) for m in _BLOCK.finditer(text)}
     if not found:
         raise RuntimeError(f"no named statements in {module}.sql")
     return found
