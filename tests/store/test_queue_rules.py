@@ -102,9 +102,10 @@ class QueueRules(RuleBasedStateMachine):
     def claim(self, limit: int, worker: str) -> None:
         async def go() -> list[Any]:
             async with self.db.write() as conn:
-                return await queue.claim(
+                claim = await queue.claim(
                     conn, worker_id=worker, limit=limit, lease_seconds=LEASE, now=self.now
                 )
+                return claim.jobs
 
         claimed = self.run(go())
         due = [j for j in self._in("pending", "queued") if j.run_at <= self.now]

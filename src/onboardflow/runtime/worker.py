@@ -81,6 +81,8 @@ class Worker:
         self._stop = asyncio.Event()
         self._limited: dict[str, int] = {}
         self._freed_queues: set[str] = set()
+        self._full: set[str] = set()
+        """Limited queues the last claims left without room (a job of theirs must end first)."""
         self._limited_at = 0.0
         self._last_prune = 0.0
         self._unsubscribe: Callable[[], None] | None = None
@@ -156,7 +158,10 @@ class Worker:
 
     def _on_wakeup(self, channel: str, payload: str) -> None:
         if channel == JOBS_CHANNEL:
-            self._wake.set()
+            # New jobs of a limited queue that is full cannot run before one of its jobs ends, and
+            # the worker whose job ended claims the room it freed: nothing to do for this one.
+            if payload not in self._full:
+                self._wake.set()
         elif channel == CANCEL_CHANNEL:
             with contextlib.suppress(ValueError):
                 self._cancel_local(UUID(payload))
@@ -184,24 +189,28 @@ class Worker:
             if free - got > 0:
                 waiters.append(asyncio.ensure_future(self._wake.wait()))
             waiters.append(asyncio.ensure_future(self._stop.wait()))
-            _done, pending = await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+            done, pending = await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
             for waiter in pending:
                 waiter.cancel()
+            if not done:
+                self._full.clear()  # the poll looks at every queue again
 
     async def _claim(self, limit: int) -> list[ClaimedJob]:
         async with self.db.write() as conn:
             if time.monotonic() - self._limited_at > LIMITS_REFRESH_SECONDS:
                 self._limited = await store.limited_queues(conn)
                 self._limited_at = time.monotonic()
-            jobs = await store.claim(
+            limited = {name: n for name, n in self._limited.items() if name not in self._full}
+            claim = await store.claim(
                 conn,
                 worker_id=self.id,
                 limit=limit,
                 lease_seconds=self.settings.lease_seconds,
-                limited=self._limited,
+                limited=limited,
             )
-        self.claimed_total += len(jobs)
-        return jobs
+        self._full = (self._full - limited.keys()) | claim.full
+        self.claimed_total += len(claim.jobs)
+        return claim.jobs
 
     def _start(self, job: ClaimedJob) -> None:
         task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
@@ -209,7 +218,9 @@ class Worker:
         task.add_done_callback(functools.partial(self._finished, job.id))
 
     def _finished(self, job_id: UUID, _task: asyncio.Task[None]) -> None:
-        self._running.pop(job_id, None)
+        running = self._running.pop(job_id, None)
+        if running is not None:
+            self._full.discard(running.job.queue)
         self._cancelling.discard(job_id)
         self._slot_freed.set()
 
@@ -298,7 +309,7 @@ class Worker:
         duration_ms = int((time.monotonic() - started) * 1000)
         metrics.record_outcome(job.job_type, JobStatus.COMPLETED.value, duration_ms)
         if job.queue in self._limited:
-            self.db.wakeups.publish({job.queue})
+            self._room_freed({job.queue})
 
     def _record(self, job: ClaimedJob, outcome: store.Outcome) -> None:
         metrics.record_outcome(job.job_type, outcome.status.value, outcome.duration_ms)
@@ -306,6 +317,15 @@ class Worker:
             self._freed_queues.add(job.queue)
         self._outcomes.append(outcome)
         self._outcome_ready.set()
+
+    def _room_freed(self, queues: set[str]) -> None:
+        """Jobs of limited ``queues`` ended and their room is recorded: this worker claims it (it has
+        a free slot, the ended job's). A stopping worker leaves the room to the rest of the cluster."""
+        self._full -= queues
+        if self._stop.is_set():
+            self.db.wakeups.publish(queues)
+        else:
+            self._wake.set()
 
     async def _flush_loop(self) -> None:
         while True:
@@ -325,9 +345,8 @@ class Worker:
                 continue
             del self._outcomes[: len(batch)]
             if self._freed_queues:
-                # Finished jobs of a limited queue free capacity any worker of the cluster may use.
                 freed, self._freed_queues = self._freed_queues, set()
-                self.db.wakeups.publish(freed)
+                self._room_freed(freed)
             if self._on_outcome:
                 for outcome in batch:
                     await self._on_outcome(outcome)

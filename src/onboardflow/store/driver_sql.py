@@ -186,6 +186,16 @@ async def pipelined(conn: AsyncConnection) -> AsyncIterator[None]:
         raise sa.exc.DBAPIError.instance("(pipeline)", None, exc, type(exc)) from exc
 
 
+async def commit(conn: AsyncConnection) -> None:
+    """Commit the transaction of ``conn`` now: inside ``pipelined``, in the same round trip as the
+    statements sent before it. The surrounding ``Database.write()`` then finds nothing to commit."""
+    try:
+        await (await _driver(conn)).commit()
+    except Exception as exc:
+        _raise_as_sqlalchemy(exc, "COMMIT", None)
+        raise
+
+
 def table_columns(*tables: sa.Table, **aliases: Any) -> dict[str, Any]:
     """Column name -> SQLAlchemy type of ``tables`` (the first table wins) plus aliased columns."""
     found: dict[str, Any] = {}

@@ -156,6 +156,15 @@ async def limited_queues(conn: AsyncConnection) -> dict[str, int]:
     return {r.name: int(r.concurrency_limit) for r in rows}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    """The jobs a claim took, and the limited queues it left without room (taking one more job of
+    those needs a job of theirs to end first)."""
+
+    jobs: list[ClaimedJob]
+    full: frozenset[str]
+
+
 async def claim(
     conn: AsyncConnection,
     *,
@@ -164,37 +173,67 @@ async def claim(
     lease_seconds: float,
     limited: Mapping[str, int] | None = None,
     now: datetime | None = None,
-) -> list[ClaimedJob]:
+) -> Claim:
     """Claim up to ``limit`` due jobs for ``worker_id``, best priority first and FIFO within one.
 
     Limited queues (name -> cluster-wide limit) are claimed after the others, each only up to its
     free capacity, with the queue's row locked so that concurrent claimers take turns.
+
+    On PostgreSQL the claim commits the transaction itself: every statement and the commit go to
+    the server in one round trip, so a limited queue's row is locked only while the server runs
+    them, never while this process's event loop is busy with other work.
     """
     now = now or utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
-    params = {"now": now, "lease_until": lease_until, "worker": worker_id}
-    claimed = await _claim_batch(conn, queue=None, limit=limit, params=params)
+    params = {"now": now, "lease_until": lease_until, "worker": worker_id, "limit": limit}
+    if limit <= 0:
+        return Claim(jobs=[], full=frozenset())
+    if conn.dialect.name == "postgresql":
+        return await _claim_postgresql(conn, params, list(limited or {}))
+    claimed = await _claim_sqlite(conn, queue=None, limit=limit, params=params)
+    full = set()
     for queue_name in limited or {}:
         room = limit - len(claimed)
         if room <= 0:
             break
-        capacity = await _queue_capacity(conn, queue_name)
-        if capacity > 0:
-            claimed += await _claim_batch(conn, queue=queue_name, limit=min(room, capacity), params=params)
-    return claimed
+        capacity = await _queue_capacity_sqlite(conn, queue_name)
+        taken = await _claim_sqlite(conn, queue=queue_name, limit=min(room, capacity), params=params)
+        if len(taken) >= capacity:
+            full.add(queue_name)
+        claimed += taken
+    return Claim(jobs=claimed, full=frozenset(full))
 
 
-async def _queue_capacity(conn: AsyncConnection, queue_name: str) -> int:
-    if conn.dialect.name == "postgresql":
-        row = (
-            await conn.execute(sa.text(query("queue", "lock_queue_postgresql")), {"queue": queue_name})
-        ).first()
-    else:
-        row = (
-            await conn.execute(
-                sa.select(queues.c.concurrency_limit, queues.c.paused).where(queues.c.name == queue_name)
-            )
-        ).first()
+_CLAIM_TYPES = driver_sql.table_columns(jobs)
+
+
+async def _claim_postgresql(conn: AsyncConnection, params: dict[str, Any], limited: list[str]) -> Claim:
+    async with driver_sql.pipelined(conn):
+        if limited:
+            await driver_sql.send(conn, "queue", "lock_limited_queues_postgresql", {"names": limited})
+        unlimited = await driver_sql.send(conn, "queue", "claim_postgresql", params)
+        cursors = [
+            (name, await driver_sql.send(conn, "queue", "claim_limited_postgresql", params | {"queue": name}))
+            for name in limited
+        ]
+        await driver_sql.commit(conn)
+    jobs = [ClaimedJob.from_row(r) for r in await driver_sql.rows_of(conn, unlimited, columns=_CLAIM_TYPES)]
+    full = set()
+    for name, cursor in cursors:
+        rows = await driver_sql.rows_of(conn, cursor, columns=_CLAIM_TYPES)
+        taken = [ClaimedJob.from_row(r) for r in rows if r["id"] is not None]
+        if not rows or len(taken) >= int(rows[0]["room"]):
+            full.add(name)
+        jobs += taken
+    return Claim(jobs=jobs, full=frozenset(full))
+
+
+async def _queue_capacity_sqlite(conn: AsyncConnection, queue_name: str) -> int:
+    row = (
+        await conn.execute(
+            sa.select(queues.c.concurrency_limit, queues.c.paused).where(queues.c.name == queue_name)
+        )
+    ).first()
     if row is None or row.paused or row.concurrency_limit is None:
         return 0
     running = (
@@ -207,16 +246,12 @@ async def _queue_capacity(conn: AsyncConnection, queue_name: str) -> int:
     return max(0, int(row.concurrency_limit) - int(running))
 
 
-async def _claim_batch(
+async def _claim_sqlite(
     conn: AsyncConnection, *, queue: str | None, limit: int, params: dict[str, Any]
 ) -> list[ClaimedJob]:
     if limit <= 0:
         return []
     args = {**params, "limit": limit, **({"queue": queue} if queue else {})}
-    if conn.dialect.name == "postgresql":
-        name = "claim_postgresql" if queue is None else "claim_in_queue_postgresql"
-        statement = _typed(name, "now", "lease_until").columns(*_CLAIM_COLUMNS)
-        return [ClaimedJob.from_row(r) for r in (await conn.execute(statement, args)).mappings()]
     name = "pick_sqlite" if queue is None else "pick_in_queue_sqlite"
     picked = (await conn.execute(_typed(name, "now").columns(jobs.c.id, jobs.c.status), args)).all()
     if not picked:

@@ -21,13 +21,28 @@ WITH picked AS (
 )
 SELECT * FROM claimed ORDER BY priority DESC, run_at, id;
 
--- name: claim_in_queue_postgresql
--- Claim up to :limit due jobs of one queue whose row the caller has locked (concurrency-limited queues).
-WITH picked AS (
+-- name: lock_limited_queues_postgresql
+-- Lock the settings rows of the concurrency-limited queues :names, so that claims of them take turns.
+SELECT name FROM queues WHERE name = ANY(:names) ORDER BY name FOR UPDATE;
+
+-- name: claim_limited_postgresql
+-- Claim due jobs of one limited queue (its row locked by an earlier statement), as many as both its
+-- free capacity and the caller's free slots allow (:limit less what this claim took before it).
+-- Each row also says how much room there was (one row with only that when nothing was claimed; no
+-- row when the queue is paused or no longer limited).
+WITH room AS (
+    SELECT GREATEST(0, LEAST(
+        CAST(:limit AS integer) - (SELECT count(*) FROM jobs
+                                   WHERE lease_owner = :worker AND status = 'in_progress'
+                                     AND started_at = :now),
+        q.concurrency_limit - (SELECT count(*) FROM jobs WHERE queue = q.name AND status = 'in_progress')
+    )) AS n
+    FROM queues q WHERE q.name = :queue AND NOT q.paused AND q.concurrency_limit IS NOT NULL
+), picked AS (
     SELECT id, status FROM jobs
     WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
     ORDER BY priority DESC, run_at, id
-    LIMIT :limit
+    LIMIT COALESCE((SELECT n FROM room), 0)
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE jobs
@@ -41,11 +56,8 @@ WITH picked AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
 )
-SELECT * FROM claimed ORDER BY priority DESC, run_at, id;
-
--- name: lock_queue_postgresql
--- Lock one queue's settings row so that concurrent claims of a limited queue take turns.
-SELECT concurrency_limit, paused FROM queues WHERE name = :queue FOR UPDATE;
+SELECT room.n AS room, claimed.* FROM room LEFT JOIN claimed ON true
+ORDER BY claimed.priority DESC, claimed.run_at, claimed.id;
 
 -- name: pick_sqlite
 -- The ids and statuses of up to :limit due jobs of unpaused, unlimited queues (inside BEGIN IMMEDIATE).
