@@ -113,6 +113,9 @@ FINAL_BATCH = frozenset({_B.COMPLETED, _B.FAILED, _B.CANCELLED})
 FINAL_REGISTRATION = frozenset({_R.COMPLETED, _R.FAILED, _R.CANCELLED})
 ACTIVE_REGISTRATION = frozenset({_R.PENDING, _R.IN_PROGRESS, _R.ACTION_REQUIRED})
 FINAL_STEP = frozenset({_S.COMPLETED, _S.FAILED, _S.SKIPPED, _S.CANCELLED})
+ATTEMPTABLE_STEP = frozenset({_S.PENDING, _S.RETRYING, _S.IN_PROGRESS})
+"""Statuses an automatic step's or sub-step's attempt may begin from; it moves to ``in_progress``
+(one still ``in_progress`` was interrupted, and runs again)."""
 FINAL_JOB = frozenset({_J.COMPLETED, _J.FAILED, _J.CANCELLED})
 WAITING_JOB = frozenset({_J.PENDING, _J.QUEUED})
 ACTIVE_JOB = frozenset({_J.PENDING, _J.QUEUED, _J.IN_PROGRESS})

@@ -29,7 +29,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from onboardflow.domain.statuses import FINAL_STEP, RegistrationStatus, StepStatus
+from onboardflow.domain.statuses import (
+    ATTEMPTABLE_STEP,
+    FINAL_REGISTRATION,
+    FINAL_STEP,
+    RegistrationStatus,
+    StepStatus,
+)
 from onboardflow.errors import InvalidInput
 
 
@@ -305,3 +311,24 @@ def current_phase(statuses: Mapping[str, StepStatus | str]) -> str | None:
     current = _normalise(statuses)
     phases = [spec.phase for spec in SUB_STEPS if current[spec.key] not in FINAL_STEP]
     return f"phase{min(phases)}" if phases else None
+
+
+def attempt_start(*, step_status: str, run_status: str, holds_the_step: bool) -> str:
+    """Whether the queue job of a sub-step's attempt may begin it, as one word:
+
+    - ``begin``: the job still holds the sub-step (it is the sub-step's current job), the sub-step
+      may begin an attempt (``ATTEMPTABLE_STEP``) and its run is not final;
+    - ``superseded``: another job holds the sub-step now (a retry or a reschedule replaced this one);
+    - ``reopen``: the sub-step and its run failed and this job was retried by hand (from the queue
+      dashboard): the run is retried from this sub-step;
+    - ``nothing to do``: the run is final or the sub-step is past an attempt (done, skipped,
+      cancelled).
+    """
+    failed = step_status == StepStatus.FAILED
+    if not holds_the_step and not failed:
+        return "superseded"
+    if failed and run_status == RegistrationStatus.FAILED:
+        return "reopen"
+    if run_status in FINAL_REGISTRATION or step_status not in ATTEMPTABLE_STEP:
+        return "nothing to do"
+    return "begin"

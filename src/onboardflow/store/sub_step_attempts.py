@@ -1,17 +1,22 @@
 """One attempt of a Yolo Mode sub-step, in two short transactions on the hot path of every run.
 
 ``start_attempt`` marks the sub-step in progress and reads what its Pumpd call needs;
-``end_attempt`` records the call and its outcome, keeps the result on the run, and starts the
-sub-steps that became ready, under the run's row lock. Both run their statements on the driver
-(``driver_sql``) because a registration run makes a dozen of them per sub-step. The rare turns of a
-run (a skip, the first or the last sub-step, a retry of a failed run) go through
-``registrations.schedule_ready`` and friends, which hold every rule of those turns.
+``end_attempt`` records the call and how the attempt ended under the run's row lock: the sub-step's
+new state, the result on the run, the jobs of the sub-steps that became ready and the completion of
+the queue job that ran it. What changes is decided in Python by the domain's rules; on PostgreSQL
+each transaction then is one statement sent with its commit in a single round trip (the run's row is
+locked only while the server works, never while this process's event loop is busy elsewhere), on
+SQLite a few statements under the process's single writer. The rare turns of a run (a skip, its end,
+a retry of a failed run) go through ``registrations.schedule_ready`` and friends, which hold every
+rule of those turns.
+
+Statements run on the driver connection (``driver_sql``): a registration run makes dozens of them.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,12 +28,12 @@ from onboardflow.domain.jobs import ClaimedJob, JobSpec
 from onboardflow.domain.retry import RetryPolicy, decide_retry
 from onboardflow.domain.statuses import (
     ACTIVE_REGISTRATION,
-    FINAL_REGISTRATION,
+    ATTEMPTABLE_STEP,
     RegistrationStatus,
     StepStatus,
     check_transition,
 )
-from onboardflow.domain.substeps import current_phase, plan_next
+from onboardflow.domain.substeps import attempt_start, current_phase, plan_next
 from onboardflow.errors import Conflict, NotFound
 from onboardflow.store import driver_sql as sql
 from onboardflow.store.driver_sql import Json
@@ -43,7 +48,6 @@ from onboardflow.store.registrations import (
 )
 from onboardflow.store.tables import registration_job_steps, registration_jobs, restaurants
 
-RUNNABLE = frozenset({StepStatus.PENDING.value, StepStatus.RETRYING.value, StepStatus.IN_PROGRESS.value})
 PUMPD_ID_NAMES = ("pumpd_user_id", "pumpd_restaurant_id")
 
 _STEP_COLUMNS = sql.table_columns(registration_job_steps)
@@ -57,6 +61,10 @@ _ATTEMPT_COLUMNS = sql.table_columns(
 )
 _RUN_COLUMNS = sql.table_columns(registration_jobs, run_status=registration_jobs.c.status.type)
 _RESTAURANT_COLUMNS = sql.table_columns(restaurants)
+_BEGIN_PARAMS = {
+    "runnable": sorted(s.value for s in ATTEMPTABLE_STEP),
+    "active": sorted(s.value for s in ACTIVE_REGISTRATION),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +81,8 @@ class Attempt:
     sealed_config: Mapping[str, Any]
     results: Mapping[str, Any]
     restaurant: Mapping[str, Any]
+    """What the payloads read of the restaurant: name, contact name, marketplace URL, website, menu
+    and branding."""
 
     @property
     def idempotency_key(self) -> str:
@@ -82,8 +92,8 @@ class Attempt:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotStarted:
-    """Why an attempt does not run: ``superseded``, ``nothing to do`` or ``reopen`` (the failed
-    sub-step's job was retried by hand: the caller reopens the failed run)."""
+    """Why an attempt does not run (``domain.substeps.attempt_start``): ``superseded``,
+    ``nothing to do`` or ``reopen`` (the caller reopens the failed run)."""
 
     reason: str
     sub_step: str
@@ -101,32 +111,7 @@ class Call:
     duration_ms: int
 
 
-def _event(
-    step: Mapping[str, Any],
-    *,
-    organisation_id: UUID,
-    run_id: UUID,
-    batch_job_id: UUID | None,
-    current: str,
-    target: str,
-    actor: str,
-    reason: str | None,
-    now: datetime,
-) -> dict[str, Any]:
-    check_transition("step", current, target)
-    return {
-        "organisation_id": organisation_id,
-        "entity_type": "step",
-        "entity_id": step["id"],
-        "batch_job_id": batch_job_id,
-        "registration_job_id": run_id,
-        "from_status": current,
-        "to_status": target,
-        "actor": actor,
-        "reason": reason,
-        "data": Json({"step_key": step["step_key"]}),
-        "created_at": now,
-    }
+# -- the start of an attempt ---------------------------------------------------------------------
 
 
 async def start_attempt(
@@ -139,32 +124,63 @@ async def start_attempt(
     now: datetime,
 ) -> Attempt | NotStarted:
     """Begin the attempt that ``job`` runs: the sub-step moves to ``in_progress`` (an interrupted
-    attempt stays there with the new attempt number), unless the run or the sub-step moved on."""
+    attempt stays there with the new attempt number), unless the run or the sub-step moved on.
+
+    On PostgreSQL the usual case commits at once, in the round trip of its one statement.
+    """
+    if conn.dialect.name == "postgresql":
+        begun = await _begin_at_once(conn, job=job, run_id=run_id, step_id=step_id, actor=actor, now=now)
+        if begun is not None:
+            return begun
+    return await _begin_after_looking(conn, job=job, run_id=run_id, step_id=step_id, actor=actor, now=now)
+
+
+async def _begin_at_once(
+    conn: AsyncConnection, *, job: ClaimedJob, run_id: UUID, step_id: UUID, actor: str, now: datetime
+) -> Attempt | None:
+    params = {
+        **_BEGIN_PARAMS,
+        "run_id": run_id,
+        "step_id": step_id,
+        "organisation_id": job.organisation_id,
+        "job_id": job.id,
+        "actor": actor,
+        "now": now,
+    }
+    async with sql.pipelined(conn):
+        begun = await sql.send(conn, "sub_steps", "begin_attempt_postgresql", params)
+        await sql.commit(conn)
+    rows = await sql.rows_of(conn, begun)
+    if not rows:
+        return None  # not the usual case: ``_begin_after_looking`` says why, in a new transaction
+    row = rows[0]
+    return Attempt(
+        run_id=run_id,
+        step_id=step_id,
+        organisation_id=row["organisation_id"],
+        restaurant_id=row["restaurant_id"],
+        key=str(row["step_key"]),
+        number=int(row["attempts"]),
+        generation=int((row["input"] or {}).get("generation", 0)),
+        sealed_config=row["execution_config"],
+        results=dict(row["execution_results"] or {}),
+        restaurant=row["restaurant"],
+    )
+
+
+async def _begin_after_looking(
+    conn: AsyncConnection, *, job: ClaimedJob, run_id: UUID, step_id: UUID, actor: str, now: datetime
+) -> Attempt | NotStarted:
     params = {"step_id": step_id, "run_id": run_id, "organisation_id": job.organisation_id}
     rows = await sql.fetch(conn, "sub_steps", "attempt_of_sub_step", params, columns=_ATTEMPT_COLUMNS)
     if not rows:
         raise NotFound("registration job")
     row = rows[0]
     status, run_status = str(row["status"]), str(row["run_status"])
-    if row["job_id"] != job.id and status != StepStatus.FAILED.value:
-        return NotStarted(reason="superseded", sub_step=status, run=run_status)
-    if status == StepStatus.FAILED.value and run_status == RegistrationStatus.FAILED.value:
-        return NotStarted(reason="reopen", sub_step=status, run=run_status)
-    if run_status in FINAL_REGISTRATION or status not in RUNNABLE:
-        return NotStarted(reason="nothing to do", sub_step=status, run=run_status)
+    verdict = attempt_start(step_status=status, run_status=run_status, holds_the_step=row["job_id"] == job.id)
+    if verdict != "begin":
+        return NotStarted(reason=verdict, sub_step=status, run=run_status)
     attempt = int(row["attempts"]) + 1
-    if status != StepStatus.IN_PROGRESS.value:
-        event = _event(
-            row,
-            organisation_id=row["organisation_id"],
-            run_id=run_id,
-            batch_job_id=row["batch_job_id"],
-            current=status,
-            target=StepStatus.IN_PROGRESS.value,
-            actor=actor,
-            reason=None,
-            now=now,
-        )
     async with sql.pipelined(conn):
         started = await sql.send(
             conn,
@@ -173,6 +189,18 @@ async def start_attempt(
             {"attempts": attempt, "now": now, "job_id": job.id, "step_id": step_id, "current": status},
         )
         if status != StepStatus.IN_PROGRESS.value:
+            event = _event(
+                step_id=step_id,
+                key=str(row["step_key"]),
+                organisation_id=row["organisation_id"],
+                run_id=run_id,
+                batch_job_id=row["batch_job_id"],
+                current=status,
+                target=StepStatus.IN_PROGRESS.value,
+                actor=actor,
+                reason=None,
+                now=now,
+            )
             await sql.send(conn, "sub_steps", "insert_event", event)
         restaurant = await sql.fetch(
             conn,
@@ -200,6 +228,9 @@ async def start_attempt(
     )
 
 
+# -- the end of an attempt -----------------------------------------------------------------------
+
+
 async def end_attempt(
     conn: AsyncConnection,
     attempt: Attempt,
@@ -220,8 +251,46 @@ async def end_attempt(
     permanent error; the caller fails the job) or ``discarded`` when the sub-step was cancelled or
     re-queued meanwhile. The queue job is completed here, in the same transaction, for the first two.
     """
-    actor = f"worker:{worker_id}"
-    params = {"run_id": attempt.run_id}
+    run, sub_steps = await _lock_run(conn, attempt.run_id)
+    by_key = {str(s["step_key"]): s for s in sub_steps}
+    step = by_key[attempt.key]
+    if step["status"] != StepStatus.IN_PROGRESS.value or step["job_id"] != job.id:
+        await sql.execute(conn, "sub_steps", "insert_call", _call_row(attempt, call, now))
+        return {"outcome": "discarded", "sub_step": step["status"]}
+    change = _change(attempt, run, step, result=result, error=error, now=now, rng=rng)
+    step.update(status=change.target.value, job_id=change.values["next_job_id"])
+    ready = _ready_jobs(run, sub_steps, config=config, now=now)
+    record = _Record(
+        attempt=attempt,
+        run=run,
+        change=change,
+        call=call,
+        phase=_phase_after(run, sub_steps),
+        jobs=[*([change.retry_job] if change.retry_job else []), *(job for job, _step in ready or [])],
+        pointers=[(step_id, job["id"]) for job, step_id in ready or []],
+        complete=change.outcome["outcome"] != "failed",
+        job=job,
+        actor=f"worker:{worker_id}",
+        worker_id=worker_id,
+        now=now,
+    )
+    if conn.dialect.name == "postgresql":
+        # Committed in the same round trip unless the general scheduler has more to do below.
+        await _record_postgresql(conn, record, commit=ready is not None)
+    else:
+        await _record_sqlite(conn, record)
+    for queued in record.jobs:
+        request_wakeup(conn, str(queued["queue"]))
+    if ready is None:
+        # A skip, the run's end or its first turn: the general scheduler holds those rules.
+        await schedule_ready(conn, attempt.run_id, config=config, actor=record.actor)
+    return change.outcome
+
+
+async def _lock_run(conn: AsyncConnection, run_id: UUID) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run's row, locked until the transaction ends, and its sub-steps read after the lock was
+    taken (a later statement, so under READ COMMITTED it sees what the previous holder wrote)."""
+    params = {"run_id": run_id}
     async with sql.pipelined(conn):
         locked = await sql.send(conn, "sub_steps", f"lock_run_{conn.dialect.name}", params)
         read = await sql.send(conn, "sub_steps", "sub_steps_of_run", params)
@@ -229,61 +298,7 @@ async def end_attempt(
         rows = await sql.rows_of(conn, read, columns=_STEP_COLUMNS)
     if not runs:
         raise NotFound("registration job")
-    run = {"id": attempt.run_id, **runs[0], "status": runs[0]["run_status"]}
-    by_key = {str(r["step_key"]): r for r in rows}
-    step = by_key[attempt.key]
-    discarded = step["status"] != StepStatus.IN_PROGRESS.value or step["job_id"] != job.id
-    change = None if discarded else _change(attempt, run, step, result=result, error=error, now=now, rng=rng)
-    async with sql.pipelined(conn):
-        await sql.send(conn, "sub_steps", "insert_call", _call_row(attempt, call, now))
-        if change is None:
-            return {"outcome": "discarded", "sub_step": step["status"]}
-        if change.retry_job is not None:
-            await _queue(conn, change.retry_job)
-        await sql.send(
-            conn,
-            "sub_steps",
-            "end_sub_step",
-            {
-                **change.values,
-                "status": change.target.value,
-                "step_id": step["id"],
-                "job_id": job.id,
-                "now": now,
-            },
-        )
-        step.update(status=change.target.value, job_id=change.values["next_job_id"])
-        statuses = {key: str(s["status"]) for key, s in by_key.items()}
-        await _update_run(conn, attempt, run, change, current_phase(statuses), now)
-        events = [
-            _event(
-                step,
-                organisation_id=attempt.organisation_id,
-                run_id=attempt.run_id,
-                batch_job_id=run["batch_job_id"],
-                current=StepStatus.IN_PROGRESS.value,
-                target=change.target.value,
-                actor=actor,
-                reason=change.reason,
-                now=now,
-            )
-        ]
-        await sql.execute_many(conn, "sub_steps", "insert_event", events)
-        planned = await _start_ready(conn, run, list(by_key.values()), config=config, now=now)
-        if change.outcome["outcome"] != "failed":
-            await complete_within(
-                conn,
-                job_id=job.id,
-                attempt=job.attempts,
-                result=change.outcome,
-                duration_ms=call.duration_ms,
-                worker_id=worker_id,
-                now=now,
-            )
-    if not planned:
-        # A skip, the run's end or its first turn: the general scheduler holds those rules.
-        await schedule_ready(conn, attempt.run_id, config=config, actor=actor)
-    return change.outcome
+    return {"id": run_id, **runs[0], "status": runs[0]["run_status"]}, rows
 
 
 @dataclass(slots=True, kw_only=True)
@@ -360,6 +375,211 @@ def _change(
     )
 
 
+def _ready_jobs(
+    run: Mapping[str, Any],
+    sub_steps: Sequence[Mapping[str, Any]],
+    *,
+    config: Mapping[str, Any],
+    now: datetime,
+) -> list[tuple[dict[str, Any], UUID]] | None:
+    """The queue jobs of the sub-steps that became ready, each with its sub-step's id; ``None`` when
+    the run takes a rarer turn (a skip, its end, or it is not running yet), which
+    ``schedule_ready`` handles."""
+    if run["status"] != RegistrationStatus.IN_PROGRESS.value:
+        return [] if run["status"] not in ACTIVE_REGISTRATION else None
+    plan = plan_next(planning_statuses(sub_steps), config)
+    if plan.skip or plan.outcome is not None:
+        return None
+    by_key = {str(s["step_key"]): s for s in sub_steps}
+    return [(job_row(_sub_step_spec(run, by_key[key]), now), by_key[key]["id"]) for key in plan.start]
+
+
+def _phase_after(run: Mapping[str, Any], sub_steps: Sequence[Mapping[str, Any]]) -> str | None:
+    """The phase to show: where the sub-steps now are, while the run is active."""
+    if run["status"] not in ACTIVE_REGISTRATION:
+        return run["current_phase"]  # type: ignore[no-any-return]
+    return current_phase({str(s["step_key"]): str(s["status"]) for s in sub_steps})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Record:
+    """Everything ``end_attempt`` writes, decided before anything is written."""
+
+    attempt: Attempt
+    run: Mapping[str, Any]
+    change: _Change
+    call: Call
+    phase: str | None
+    jobs: list[dict[str, Any]]
+    pointers: list[tuple[UUID, UUID]]
+    complete: bool
+    job: ClaimedJob
+    actor: str
+    worker_id: str
+    now: datetime
+
+    @property
+    def pumpd_ids(self) -> dict[str, str | None]:
+        """The Pumpd ids a completed attempt returned (``None`` for those it did not)."""
+        ids = (
+            (self.change.result or {}).get("ids") or {} if self.change.target is StepStatus.COMPLETED else {}
+        )
+        return {name: str(ids[name]) if ids.get(name) else None for name in PUMPD_ID_NAMES}
+
+    def event(self) -> dict[str, Any]:
+        return _event(
+            step_id=self.attempt.step_id,
+            key=self.attempt.key,
+            organisation_id=self.attempt.organisation_id,
+            run_id=self.attempt.run_id,
+            batch_job_id=self.run["batch_job_id"],
+            current=StepStatus.IN_PROGRESS.value,
+            target=self.change.target.value,
+            actor=self.actor,
+            reason=self.change.reason,
+            now=self.now,
+        )
+
+
+async def _record_postgresql(conn: AsyncConnection, record: _Record, *, commit: bool) -> None:
+    record.event()  # checks the transition; the statement writes the same row
+    change, attempt, call = record.change, record.attempt, record.call
+    params = {
+        **{k: v for k, v in change.values.items() if k != "next_job_id"},
+        "next_job_id": change.values["next_job_id"],
+        **record.pumpd_ids,
+        "organisation_id": attempt.organisation_id,
+        "run_id": attempt.run_id,
+        "batch_job_id": record.run["batch_job_id"],
+        "restaurant_id": attempt.restaurant_id,
+        "step_id": attempt.step_id,
+        "key": attempt.key,
+        "idempotency_key": attempt.idempotency_key,
+        "attempt_number": attempt.number,
+        "request": Json(dict(call.request)),
+        "response": Json(None if call.response is None else dict(call.response)),
+        "call_status": call.status,
+        "call_error": call.error_message,
+        "call_duration_ms": call.duration_ms,
+        "status": change.target.value,
+        "reason": change.reason,
+        "actor": record.actor,
+        "keep_result": change.target is StepStatus.COMPLETED,
+        "current_phase": record.phase,
+        "jobs": Json(record.jobs),
+        "pointers": Json([{"step_id": s, "job_id": j} for s, j in record.pointers]),
+        "complete": record.complete,
+        "outcome": Json(change.outcome),
+        "job_id": record.job.id,
+        "job_attempt": record.job.attempts,
+        "worker": record.worker_id,
+        "now": record.now,
+    }
+    async with sql.pipelined(conn):
+        recorded = await sql.send(conn, "sub_steps", "record_attempt_postgresql", params)
+        if commit:
+            await sql.commit(conn)
+    rows = await sql.rows_of(conn, recorded)
+    if not rows or rows[0]["ended"] != 1:
+        raise Conflict("the sub-step changed while its attempt was recorded")
+
+
+async def _record_sqlite(conn: AsyncConnection, record: _Record) -> None:
+    change, attempt, now = record.change, record.attempt, record.now
+    await sql.execute(conn, "sub_steps", "insert_call", _call_row(attempt, record.call, now))
+    if change.retry_job is not None:
+        await _insert_job(conn, change.retry_job)
+    ended = await sql.execute(
+        conn,
+        "sub_steps",
+        "end_sub_step",
+        {
+            **change.values,
+            "status": change.target.value,
+            "step_id": attempt.step_id,
+            "job_id": record.job.id,
+            "now": now,
+        },
+    )
+    if ended != 1:
+        raise Conflict("the sub-step changed while its attempt was recorded")
+    await sql.execute(conn, "sub_steps", "insert_event", record.event())
+    ids = record.pumpd_ids
+    if change.target is StepStatus.COMPLETED:
+        await sql.execute(
+            conn,
+            "sub_steps",
+            "keep_result_sqlite",
+            {
+                "key": attempt.key,
+                "result": Json(change.result or {}),
+                **ids,
+                "current_phase": record.phase,
+                "now": now,
+                "run_id": attempt.run_id,
+            },
+        )
+    elif record.phase != record.run["current_phase"]:
+        params = {"current_phase": record.phase, "now": now, "run_id": attempt.run_id}
+        await sql.execute(conn, "sub_steps", "set_current_phase", params)
+    if any(ids.values()):
+        await sql.execute(
+            conn,
+            "sub_steps",
+            "restaurant_pumpd_ids",
+            {
+                **ids,
+                "now": now,
+                "restaurant_id": attempt.restaurant_id,
+                "organisation_id": attempt.organisation_id,
+            },
+        )
+    for step_id, job_id in record.pointers:
+        await _insert_job(conn, next(j for j in record.jobs if j["id"] == job_id))
+        await sql.execute(
+            conn, "sub_steps", "point_sub_step_at_job", {"job_id": job_id, "now": now, "step_id": step_id}
+        )
+    if record.complete:
+        await complete_within(
+            conn,
+            job_id=record.job.id,
+            attempt=record.job.attempts,
+            result=change.outcome,
+            duration_ms=record.call.duration_ms,
+            worker_id=record.worker_id,
+            now=now,
+        )
+
+
+def _event(
+    *,
+    step_id: UUID,
+    key: str,
+    organisation_id: UUID,
+    run_id: UUID,
+    batch_job_id: UUID | None,
+    current: str,
+    target: str,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    check_transition("step", current, target)
+    return {
+        "organisation_id": organisation_id,
+        "entity_type": "step",
+        "entity_id": step_id,
+        "batch_job_id": batch_job_id,
+        "registration_job_id": run_id,
+        "from_status": current,
+        "to_status": target,
+        "actor": actor,
+        "reason": reason,
+        "data": Json({"step_key": key}),
+        "created_at": now,
+    }
+
+
 def _call_row(attempt: Attempt, call: Call, now: datetime) -> dict[str, Any]:
     return {
         "organisation_id": attempt.organisation_id,
@@ -379,53 +599,6 @@ def _call_row(attempt: Attempt, call: Call, now: datetime) -> dict[str, Any]:
     }
 
 
-async def _update_run(
-    conn: AsyncConnection,
-    attempt: Attempt,
-    run: Mapping[str, Any],
-    change: _Change,
-    phase: str | None,
-    now: datetime,
-) -> None:
-    """Keep a completed sub-step's result and Pumpd ids on the run (and the ids on the restaurant),
-    and show the phase the run is now in."""
-    if run["status"] not in ACTIVE_REGISTRATION:
-        phase = run["current_phase"]
-    if change.target is not StepStatus.COMPLETED:
-        if phase != run["current_phase"]:
-            params = {"current_phase": phase, "now": now, "run_id": attempt.run_id}
-            await sql.send(conn, "sub_steps", "set_current_phase", params)
-        return
-    result = change.result or {}
-    ids = {name: str(v) for name in PUMPD_ID_NAMES if (v := (result.get("ids") or {}).get(name))}
-    found = {name: ids.get(name) for name in PUMPD_ID_NAMES}
-    await sql.send(
-        conn,
-        "sub_steps",
-        f"keep_result_{conn.dialect.name}",
-        {
-            "key": attempt.key,
-            "result": Json(result),
-            **found,
-            "current_phase": phase,
-            "now": now,
-            "run_id": attempt.run_id,
-        },
-    )
-    if ids:
-        await sql.send(
-            conn,
-            "sub_steps",
-            "restaurant_pumpd_ids",
-            {
-                **found,
-                "now": now,
-                "restaurant_id": attempt.restaurant_id,
-                "organisation_id": attempt.organisation_id,
-            },
-        )
-
-
 def _sub_step_spec(
     run: Mapping[str, Any], step: Mapping[str, Any], *, run_at: datetime | None = None
 ) -> JobSpec:
@@ -434,32 +607,8 @@ def _sub_step_spec(
     )
 
 
-async def _queue(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
-    """Insert one job row built by ``queue.job_row`` and ask for a wake-up after commit."""
+async def _insert_job(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
+    """Insert one job row built by ``queue.job_row`` (SQLite; PostgreSQL inserts them in its one
+    statement)."""
     params = {**row, "input_payload": Json(row["input_payload"]), "metadata": Json(row["metadata"])}
-    await sql.send(conn, "sub_steps", "insert_job", params)
-    request_wakeup(conn, str(row["queue"]))
-
-
-async def _start_ready(
-    conn: AsyncConnection,
-    run: Mapping[str, Any],
-    sub_steps: list[dict[str, Any]],
-    *,
-    config: Mapping[str, Any],
-    now: datetime,
-) -> bool:
-    """Queue the sub-steps that became ready. False when the run takes a rarer turn (a skip, its end,
-    its first step, or it is not running): ``schedule_ready`` handles those after this."""
-    if run["status"] != RegistrationStatus.IN_PROGRESS.value:
-        return run["status"] not in ACTIVE_REGISTRATION
-    plan = plan_next(planning_statuses(sub_steps), config)
-    if plan.skip or plan.outcome is not None:
-        return False
-    by_key = {str(s["step_key"]): s for s in sub_steps}
-    for key in plan.start:
-        row = job_row(_sub_step_spec(run, by_key[key]), now)
-        await _queue(conn, row)
-        params = {"job_id": row["id"], "now": now, "step_id": by_key[key]["id"]}
-        await sql.send(conn, "sub_steps", "point_sub_step_at_job", params)
-    return True
+    await sql.execute(conn, "sub_steps", "insert_job", params)

@@ -23,7 +23,12 @@ from onboardflow.domain import menus
 from onboardflow.domain.batches import may_start_automatic_step
 from onboardflow.domain.enrichment import company_record, contact_fields, rank_candidates
 from onboardflow.domain.pipeline import next_step
-from onboardflow.domain.statuses import ACTIVE_REGISTRATION, RegistrationStatus, StepStatus
+from onboardflow.domain.statuses import (
+    ACTIVE_REGISTRATION,
+    ATTEMPTABLE_STEP,
+    RegistrationStatus,
+    StepStatus,
+)
 from onboardflow.domain.yolo_config import validate_yolo_config
 from onboardflow.errors import PermanentError
 from onboardflow.runtime.context import JobContext
@@ -37,8 +42,6 @@ from onboardflow.store.types import utcnow
 
 pipeline_jobs = Registry()
 _rng = random.Random()
-
-RUNNABLE = {StepStatus.PENDING.value, StepStatus.RETRYING.value, StepStatus.IN_PROGRESS.value}
 
 
 @dataclass(slots=True)
@@ -75,7 +78,7 @@ async def _begin(ctx: JobContext, prepare: Prepare | None) -> Begun | dict[str, 
         step = await store.get_step(conn, step_id)
         if step["job_id"] != ctx.job.id:
             return {"outcome": "superseded"}
-        if run["status"] not in ACTIVE_REGISTRATION or step["status"] not in RUNNABLE:
+        if run["status"] not in ACTIVE_REGISTRATION or step["status"] not in ATTEMPTABLE_STEP:
             return {"outcome": "nothing to do", "step": step["status"], "run": run["status"]}
         if not may_start_automatic_step(await batch_status_of(conn, run["batch_job_id"])):
             await store.update_step_values(conn, step_id, {"job_id": None})

@@ -8,8 +8,9 @@ JOIN registration_jobs r ON r.id = s.registration_job_id
 WHERE s.id = :step_id AND s.registration_job_id = :run_id AND r.organisation_id = :organisation_id;
 
 -- name: restaurant_of_run
--- The restaurant a run registers (every column: the Pumpd payloads read it).
-SELECT * FROM restaurants WHERE id = :restaurant_id AND organisation_id = :organisation_id;
+-- What the Pumpd payloads read of the restaurant a run registers.
+SELECT name, contact_name, marketplace_url, website, menu, branding
+FROM restaurants WHERE id = :restaurant_id AND organisation_id = :organisation_id;
 
 -- name: start_sub_step
 -- Mark a sub-step in progress for this attempt and job, if it is still in :current.
@@ -100,3 +101,109 @@ INSERT INTO events (organisation_id, entity_type, entity_id, batch_job_id, regis
     from_status, to_status, actor, reason, data, created_at)
 VALUES (:organisation_id, :entity_type, :entity_id, :batch_job_id, :registration_job_id,
     :from_status, :to_status, :actor, :reason, :data, :created_at);
+
+-- name: begin_attempt_postgresql
+-- Begin an attempt in one statement when nothing unusual happened (the sub-step is still this job's,
+-- may begin, and its run is active): the sub-step moves to in_progress with the next attempt number
+-- (logged, unless an interrupted attempt runs again), and what the Pumpd call needs comes back. No
+-- row: something else happened, and the caller looks closer. The restaurant is the run's (the run is
+-- the organisation's), looked up by primary key alone: with the organisation in the condition too,
+-- PostgreSQL's planner may scan the organisation's index before the tables are first analysed.
+WITH run AS (
+    SELECT id, organisation_id, batch_job_id, restaurant_id, execution_config, execution_results
+    FROM registration_jobs
+    WHERE id = :run_id AND organisation_id = :organisation_id AND status = ANY(:active)
+), prior AS (
+    SELECT s.id, s.status FROM registration_job_steps s
+    WHERE s.id = :step_id AND s.registration_job_id = :run_id AND s.job_id = :job_id
+      AND s.status = ANY(:runnable)
+    FOR UPDATE
+), started AS (
+    UPDATE registration_job_steps s
+    SET status = 'in_progress', attempts = s.attempts + 1, started_at = COALESCE(s.started_at, :now),
+        next_attempt_at = NULL, updated_at = :now
+    FROM prior, run WHERE s.id = prior.id
+    RETURNING s.id, s.step_key, s.attempts, s.input, prior.status AS from_status
+), logged AS (
+    INSERT INTO events (organisation_id, entity_type, entity_id, batch_job_id, registration_job_id,
+        from_status, to_status, actor, data, created_at)
+    SELECT run.organisation_id, 'step', started.id, run.batch_job_id, run.id, started.from_status,
+        'in_progress', :actor, jsonb_build_object('step_key', started.step_key), :now
+    FROM started, run WHERE started.from_status <> 'in_progress'
+)
+SELECT started.step_key, started.attempts, started.input, run.organisation_id, run.restaurant_id,
+       run.execution_config, run.execution_results,
+       jsonb_build_object('name', r.name, 'contact_name', r.contact_name,
+           'marketplace_url', r.marketplace_url, 'website', r.website, 'menu', r.menu,
+           'branding', r.branding) AS restaurant
+FROM started CROSS JOIN run
+JOIN restaurants r ON r.id = run.restaurant_id;
+
+-- name: record_attempt_postgresql
+-- Record how an attempt ended in one statement, as the caller decided under the run's lock: the call
+-- in the log, the sub-step's new state and its event, the result and phase on the run, Pumpd ids on
+-- the restaurant, the jobs of the sub-steps that start now (and of a retry), and, when :complete, the
+-- completion of the queue job that ran the attempt. The run's restaurant is found by primary key alone
+-- (see begin_attempt_postgresql).
+WITH logged_call AS (
+    INSERT INTO registration_logs (organisation_id, registration_job_id, step_key, restaurant_id,
+        service, operation, idempotency_key, attempt, request, response, status, error_message,
+        duration_ms, created_at)
+    VALUES (:organisation_id, :run_id, :key, :restaurant_id, 'pumpd', :key, :idempotency_key,
+        :attempt_number, :request, :response, :call_status, :call_error, :call_duration_ms, :now)
+), ended AS (
+    UPDATE registration_job_steps
+    SET status = :status, result = :result, warning = :warning, error_message = :error_message,
+        completed_at = :completed_at, duration_ms = :duration_ms, next_attempt_at = :next_attempt_at,
+        job_id = :next_job_id, updated_at = :now
+    WHERE id = :step_id AND status = 'in_progress' AND job_id = :job_id
+    RETURNING id
+), ended_logged AS (
+    INSERT INTO events (organisation_id, entity_type, entity_id, batch_job_id, registration_job_id,
+        from_status, to_status, actor, reason, data, created_at)
+    SELECT :organisation_id, 'step', id, CAST(:batch_job_id AS uuid), :run_id, 'in_progress',
+        CAST(:status AS text), :actor, CAST(:reason AS text),
+        jsonb_build_object('step_key', CAST(:key AS text)), :now
+    FROM ended
+), kept AS (
+    UPDATE registration_jobs
+    SET execution_results = CASE WHEN :keep_result
+            THEN jsonb_set(execution_results, ARRAY[CAST(:key AS text)], :result)
+            ELSE execution_results END,
+        pumpd_user_id = COALESCE(:pumpd_user_id, pumpd_user_id),
+        pumpd_restaurant_id = COALESCE(:pumpd_restaurant_id, pumpd_restaurant_id),
+        current_phase = :current_phase, updated_at = :now
+    WHERE id = :run_id
+), restaurant_ids AS (
+    UPDATE restaurants
+    SET pumpd_user_id = COALESCE(:pumpd_user_id, pumpd_user_id),
+        pumpd_restaurant_id = COALESCE(:pumpd_restaurant_id, pumpd_restaurant_id), updated_at = :now
+    WHERE id = :restaurant_id
+      AND (CAST(:pumpd_user_id AS text) IS NOT NULL OR CAST(:pumpd_restaurant_id AS text) IS NOT NULL)
+), queued AS (
+    INSERT INTO jobs (id, organisation_id, job_type, job_category, queue, status, priority,
+        input_payload, attempts, max_retries, timeout_seconds, run_at, cancel_requested, unique_key,
+        restaurant_id, created_by, parent_job_id, metadata, created_at, updated_at)
+    SELECT id, organisation_id, job_type, job_category, queue, status, priority, input_payload,
+        attempts, max_retries, timeout_seconds, run_at, cancel_requested, unique_key, restaurant_id,
+        created_by, parent_job_id, metadata, created_at, updated_at
+    FROM jsonb_to_recordset(:jobs) AS j(id uuid, organisation_id uuid, job_type text,
+        job_category text, queue text, status text, priority smallint, input_payload jsonb,
+        attempts integer, max_retries integer, timeout_seconds double precision, run_at timestamptz,
+        cancel_requested boolean, unique_key text, restaurant_id uuid, created_by uuid,
+        parent_job_id uuid, metadata jsonb, created_at timestamptz, updated_at timestamptz)
+), pointed AS (
+    UPDATE registration_job_steps s SET job_id = p.job_id, updated_at = :now
+    FROM jsonb_to_recordset(:pointers) AS p(step_id uuid, job_id uuid)
+    WHERE s.id = p.step_id
+), completed AS (
+    UPDATE jobs SET status = 'completed', result = :outcome, error_message = NULL, error_kind = NULL,
+        execution_time_ms = :call_duration_ms, completed_at = :now, lease_owner = NULL,
+        lease_expires_at = NULL, updated_at = :now
+    WHERE id = :job_id AND status = 'in_progress' AND attempts = :job_attempt AND :complete
+    RETURNING id, organisation_id
+), completed_logged AS (
+    INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
+    SELECT organisation_id, 'job', id, 'in_progress', 'completed', :worker, :now FROM completed
+)
+SELECT (SELECT count(*) FROM ended) AS ended;
