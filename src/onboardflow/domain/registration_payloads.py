@@ -112,7 +112,7 @@ class _Inputs:
 def build_payload(
     operation: str,
     *,
-    config: Mapping[str, Any],
+    config: Mapping[str, Any] | YoloConfig,
     restaurant: Mapping[str, Any],
     results: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def build_payload(
             details={"operation": operation},
         )
     try:
-        checked = validate_yolo_config(config)
+        checked = config if isinstance(config, YoloConfig) else validate_yolo_config(config)
     except InvalidInput as error:
         raise PermanentError(
             f"{operation} cannot use the configuration: {error.message}",

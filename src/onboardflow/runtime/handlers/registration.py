@@ -13,22 +13,52 @@ job only cover interruptions (a worker that died mid-call re-runs it with the sa
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
+from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 from onboardflow.domain.redaction import redact
 from onboardflow.domain.registration_payloads import build_payload, describe_request
-from onboardflow.errors import AlreadyDoneError, PermanentError
+from onboardflow.domain.yolo_config import YoloConfig, validate_yolo_config
+from onboardflow.errors import AlreadyDoneError, InvalidInput, PermanentError
 from onboardflow.runtime.context import JobContext
 from onboardflow.runtime.registry import Registry
 from onboardflow.store import registrations as store
 from onboardflow.store import sub_step_attempts as attempts
+from onboardflow.store.secrets import SecretBox
 from onboardflow.store.types import utcnow
 
 registration_jobs = Registry()
 _rng = random.Random()
+
+OPENED_CONFIGS_KEPT = 512
+_opened: OrderedDict[tuple[int, str], tuple[dict[str, Any], YoloConfig | dict[str, Any]]] = OrderedDict()
+
+
+def _opened_config(
+    secrets: SecretBox, sealed: Mapping[str, Any]
+) -> tuple[dict[str, Any], YoloConfig | dict[str, Any]]:
+    """A run's configuration with its secrets opened, and validated (or, when invalid, as it is, for
+    ``build_payload`` to explain). Every sub-step of a run uses the same one, so a process keeps the
+    last few: opening and validating cost more than the rest of building a payload."""
+    key = (id(secrets), json.dumps(sealed, sort_keys=True))
+    found = _opened.get(key)
+    if found is None:
+        config = secrets.open(sealed)
+        try:
+            checked: YoloConfig | dict[str, Any] = validate_yolo_config(config)
+        except InvalidInput:
+            checked = config
+        found = _opened[key] = (config, checked)
+        if len(_opened) > OPENED_CONFIGS_KEPT:
+            _opened.popitem(last=False)
+    else:
+        _opened.move_to_end(key)
+    return found
 
 
 @registration_jobs.register(
@@ -55,7 +85,7 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
             )
     if isinstance(begun, attempts.NotStarted):
         return {"outcome": begun.reason, "sub_step": begun.sub_step, "run": begun.run}
-    config = deps.secrets.open(begun.sealed_config)
+    config, checked = _opened_config(deps.secrets, begun.sealed_config)
 
     started = time.monotonic()
     request: dict[str, Any] = {}
@@ -63,7 +93,7 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
     error: Exception | None = None
     call_status = "ok"
     try:
-        payload = build_payload(begun.key, config=config, restaurant=begun.restaurant, results=begun.results)
+        payload = build_payload(begun.key, config=checked, restaurant=begun.restaurant, results=begun.results)
         request = describe_request(begun.key, payload)
         answer = await deps.adapters.pumpd.run(begun.key, payload, idempotency_key=begun.idempotency_key)
         result = {"data": answer.data, "ids": answer.ids, "warning": answer.warning}
