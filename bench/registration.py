@@ -25,7 +25,6 @@ import asyncio
 import os
 import subprocess
 import tempfile
-import time
 from functools import cache
 from typing import Any
 
@@ -105,11 +104,12 @@ def graph_figures() -> tuple[int, int]:
             return len(depth), max(depth.values())
 
 
-def fresh_database(kind: str, workdir: Path) -> str:
+def fresh_database(kind: str, workdir: Path, tag: str) -> str:
+    """A new migrated database; the last one of each ``tag`` is kept for inspection."""
     if kind == "sqlite":
-        url = f"sqlite:///{workdir / f'reg-{time.monotonic_ns()}.db'}"
+        url = f"sqlite:///{workdir / f'reg-{tag}.db'}"
     else:
-        name = f"onboardflow_benchreg_{os.getpid()}"
+        name = f"onboardflow_benchreg_{tag}"
         with psycopg.connect(libpq_url(PG_ADMIN), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
             conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
@@ -122,7 +122,7 @@ async def measure(
     kind: str, *, runs: int, latency_ms: int, limit: int, processes: int, concurrency: int, workdir: Path
 ) -> float:
     """Start ``runs`` runs against fresh workers; return the makespan in seconds."""
-    url = fresh_database(kind, workdir)
+    url = fresh_database(kind, workdir, f"{latency_ms}ms")
     settings = Settings(_env_file=None, database_url=url, data_dir=workdir, secret_key="bench")  # type: ignore[call-arg]
     services = build_services(settings)
     await accounts.create_organisation(services, "Bench")
@@ -156,6 +156,8 @@ async def measure(
     worker = subprocess.Popen([*command, "--concurrency", str(concurrency)], env=env, cwd=workdir)
     try:
         await wait_for_workers(services, processes)
+        database_before = cpu_by_pid(postgres_processes())
+        driver_before = cpu_by_pid([psutil.Process()])
         gate = asyncio.Semaphore(STARTERS)
 
         async def start(restaurant_id: Any) -> None:
@@ -180,12 +182,14 @@ async def measure(
             await asyncio.sleep(0.2)
         if row[1]:
             print(f"  warning: {row[1]} runs failed", flush=True)
-        workers_cpu = cpu_seconds(psutil.Process(worker.pid).children(recursive=True))
-        database_cpu = cpu_seconds(p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres")
+        workers_cpu = sum(cpu_by_pid(psutil.Process(worker.pid).children(recursive=True)).values())
+        database_cpu = cpu_since(database_before, cpu_by_pid(postgres_processes()))
+        driver_cpu = cpu_since(driver_before, cpu_by_pid([psutil.Process()]))
         sub_steps = runs * graph_figures()[0]
         print(
-            f"  {kind}: worker CPU {workers_cpu * 1000 / sub_steps:.1f} ms per sub-step"
-            + (f", PostgreSQL CPU {database_cpu * 1000 / sub_steps:.1f} ms" if kind == "postgresql" else ""),
+            f"  {kind}: CPU per sub-step: workers {workers_cpu * 1000 / sub_steps:.1f} ms"
+            + (f", PostgreSQL {database_cpu * 1000 / sub_steps:.1f} ms" if kind == "postgresql" else "")
+            + f", starting the runs {driver_cpu * 1000 / sub_steps:.1f} ms",
             flush=True,
         )
     finally:
@@ -195,16 +199,25 @@ async def measure(
     return float((row[3] - row[2]).total_seconds())
 
 
-def cpu_seconds(processes: Any) -> float:
-    """User plus system CPU time of ``processes`` so far (those that vanished count nothing)."""
-    total = 0.0
+def cpu_by_pid(processes: Any) -> dict[int, float]:
+    """User plus system CPU seconds of each of ``processes`` so far (those that vanished are left out)."""
+    found = {}
     for process in processes:
         try:
             times = process.cpu_times()
         except psutil.Error:
             continue
-        total += times.user + times.system
-    return total
+        found[process.pid] = times.user + times.system
+    return found
+
+
+def postgres_processes() -> list[Any]:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+
+
+def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
+    """CPU seconds spent between two ``cpu_by_pid`` readings (a process new since counts whole)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
 
 
 async def wait_for_workers(services: Any, processes: int) -> None:
@@ -230,7 +243,7 @@ async def main(args: argparse.Namespace) -> None:
     latency = args.latency_ms / 1000
     bound = max(chain * latency, args.runs * calls * latency / args.limit)
     rows = []
-    for kind in args.databases.split(",") if args.latency_ms else []:
+    for kind in args.databases.split(",") if args.latency_ms and args.part != "throughput" else []:
         makespan = await measure(
             kind,
             runs=args.runs,
@@ -250,7 +263,7 @@ async def main(args: argparse.Namespace) -> None:
             rows,
         )
     rows = []
-    for kind in args.databases.split(","):
+    for kind in args.databases.split(",") if args.part != "makespan" else []:
         makespan = await measure(
             kind,
             runs=args.runs,
@@ -261,11 +274,12 @@ async def main(args: argparse.Namespace) -> None:
             workdir=workdir,
         )
         rows.append([kind, f"{makespan:.2f}", f"{args.runs / makespan:.1f}"])
-    table(
-        f"{args.runs} runs with zero latency, {args.processes} worker processes x {args.concurrency}",
-        ["database", "makespan s", "runs/s"],
-        rows,
-    )
+    if rows:
+        table(
+            f"{args.runs} runs with zero latency, {args.processes} worker processes x {args.concurrency}",
+            ["database", "makespan s", "runs/s"],
+            rows,
+        )
 
 
 if __name__ == "__main__":
@@ -278,4 +292,7 @@ if __name__ == "__main__":
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=30)
+    parser.add_argument(
+        "--part", choices=["both", "makespan", "throughput"], default="both", help="which part to run"
+    )
     asyncio.run(main(parser.parse_args()))
