@@ -33,7 +33,7 @@ from onboardflow.errors import Conflict, NotFound
 from onboardflow.store.batches import on_run_finished
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.paging import Page, fetch_page
-from onboardflow.store.queue import enqueue
+from onboardflow.store.queue import enqueue_many
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as runs
 from onboardflow.store.tables import registration_logs, restaurants
@@ -455,17 +455,43 @@ async def enqueue_sub_step(
     run_at: datetime | None = None,
 ) -> UUID:
     """Queue one execution of a sub-step and point the sub-step at the queue job."""
-    spec = step_job_spec(
-        run,
-        sub_step,
-        job_type=SUB_STEP_JOB,
-        queue=PUMPD_QUEUE,
-        max_retries=SUB_STEP_MAX_RETRIES,
-        run_at=run_at,
+    return (await enqueue_sub_steps(conn, run, [sub_step], run_at=run_at))[0]
+
+
+async def enqueue_sub_steps(
+    conn: AsyncConnection,
+    run: Mapping[str, Any],
+    sub_steps: Sequence[Mapping[str, Any]],
+    *,
+    run_at: datetime | None = None,
+) -> list[UUID]:
+    """Queue one execution of each of ``sub_steps`` and point each at its queue job (two statements
+    for any number of them)."""
+    if not sub_steps:
+        return []
+    specs = [
+        step_job_spec(
+            run,
+            sub_step,
+            job_type=SUB_STEP_JOB,
+            queue=PUMPD_QUEUE,
+            max_retries=SUB_STEP_MAX_RETRIES,
+            run_at=run_at,
+        )
+        for sub_step in sub_steps
+    ]
+    queued = await enqueue_many(conn, specs)
+    now = utcnow()
+    await conn.execute(
+        sa.update(steps)
+        .where(steps.c.id == sa.bindparam("step_id"))
+        .values(job_id=sa.bindparam("queued"), updated_at=now),
+        [
+            {"step_id": sub_step["id"], "queued": job.id}
+            for sub_step, job in zip(sub_steps, queued, strict=True)
+        ],
     )
-    queued = await enqueue(conn, spec)
-    await update_step_values(conn, sub_step["id"], {"job_id": queued.id})
-    return queued.id
+    return [job.id for job in queued]
 
 
 async def retry_later_or_fail(
@@ -515,39 +541,48 @@ async def schedule_ready(
     run = await lock_run(conn, None, run_id)
     if run["status"] not in ACTIVE_REGISTRATION:
         return None
-    while True:
-        rows = await list_steps(conn, run_id)
-        sub_steps = [r for r in rows if r["parent_step_id"] is not None]
-        plan = plan_next(planning_statuses(sub_steps), config)
-        by_key = {s["step_key"]: s for s in sub_steps}
+    rows = await list_steps(conn, run_id)
+    sub_steps = [r for r in rows if r["parent_step_id"] is not None]
+    by_key = {s["step_key"]: s for s in sub_steps}
+    planned = planning_statuses(sub_steps)
+    starts: list[str] = []
+    while True:  # a skip can make more ready: plan again until nothing more is skipped
+        plan = plan_next(planned, config)
         for key, reason in plan.skip:
-            step = by_key[key]
             await set_step(
                 conn,
-                step,
+                by_key[key],
                 StepStatus.SKIPPED,
                 actor=actor,
                 reason=reason,
                 values={"skip_reason": reason, "completed_at": utcnow()},
             )
-        for key in plan.start:
-            await enqueue_sub_step(conn, run, by_key[key])
+            by_key[key]["status"] = planned[key] = StepStatus.SKIPPED.value
+        starts += plan.start
+        planned.update(dict.fromkeys(plan.start, StepStatus.IN_PROGRESS.value))
         if not plan.skip:
             break
+    await enqueue_sub_steps(conn, run, [by_key[key] for key in starts])
     execution = next(r for r in rows if r["step_key"] == EXECUTION_STEP)
-    statuses = {s["step_key"]: s["status"] for s in sub_steps}
     if plan.outcome is None:
-        await update_run_values(
-            conn, run_id, {"current_phase": current_phase(statuses), "current_step": EXECUTION_STEP}
-        )
+        values = {
+            "current_phase": current_phase({s["step_key"]: s["status"] for s in sub_steps}),
+            "current_step": EXECUTION_STEP,
+        }
         if execution["status"] == StepStatus.PENDING.value:
             await set_step(
                 conn, execution, StepStatus.IN_PROGRESS, actor=actor, values={"started_at": utcnow()}
             )
         if run["status"] == RegistrationStatus.PENDING.value:
             await set_run(
-                conn, run, RegistrationStatus.IN_PROGRESS, actor=actor, values={"started_at": utcnow()}
+                conn,
+                run,
+                RegistrationStatus.IN_PROGRESS,
+                actor=actor,
+                values={"started_at": utcnow(), **values},
             )
+        else:
+            await update_run_values(conn, run_id, values)
         return None
     return await finish_run(conn, run, execution, sub_steps, plan.outcome, actor=actor)
 
