@@ -100,3 +100,14 @@ def interrupted_outcome(*, attempts: int, max_retries: int) -> str:
     The interrupted attempt was counted when it was claimed.
     """
     return "failed" if attempts > max_retries else "queued"
+
+
+def fair_share(*, limit: int, concurrency: int, cluster_concurrency: int) -> int:
+    """The slots of a limited queue one worker may hold: the limit split across the live workers in
+    proportion to their concurrency, rounded up (so the shares cover the limit), at least one.
+
+    A worker takes no more of the queue than its share, so the work of a limited queue spreads over
+    the cluster's processes instead of piling onto the one that claimed first.
+    """
+    total = max(cluster_concurrency, concurrency, 1)
+    return max(1, -(-limit * concurrency // total))

@@ -11,6 +11,7 @@ from onboardflow.adapters.registry import Adapters
 from onboardflow.config import Settings
 from onboardflow.domain.jobs import ClaimedJob
 from onboardflow.store.engine import Database
+from onboardflow.store.queue import HandOverTerms
 from onboardflow.store.secrets import SecretBox
 
 
@@ -34,6 +35,11 @@ class JobContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("onboardflow.jobs"))
     started: float = field(default_factory=time.monotonic)
     completed_in_transaction: bool = False
+    hand_over: HandOverTerms | None = None
+    """When set, the handler may hand its slot in a limited queue to the queue's next job on these
+    terms (``store.queue.hand_over``); ``None`` when the worker is stopping or the queue is not
+    limited."""
+    next_job: ClaimedJob | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -48,11 +54,13 @@ class JobContext:
         """A key that is the same for every attempt of this job (external calls carry it)."""
         return f"job-{self.job.id}"
 
-    def completed_by_handler(self) -> None:
+    def completed_by_handler(self, *, next_job: ClaimedJob | None = None) -> None:
         """Say that the handler completed this job in its own last transaction
-        (``store.queue.complete_within``); the worker then records no outcome for it.
+        (``store.queue.complete_within``); the worker then records no outcome for it, and runs
+        ``next_job``, the job that transaction handed this job's slot to, next.
 
         Call it after that transaction committed: if it rolled back, the handler raised instead, and
         the worker records the failure. A job of a limited queue so frees its slot at that commit.
         """
         self.completed_in_transaction = True
+        self.next_job = next_job

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from onboardflow.domain.jobs import ClaimedJob
+from onboardflow.domain.jobs import ClaimedJob, fair_share
 from onboardflow.domain.retry import RetryPolicy, decide_retry
 from onboardflow.domain.statuses import JobStatus
 from onboardflow.errors import AlreadyDoneError, PermanentError, StoreUnavailable
@@ -42,6 +42,8 @@ LEADER_TTL_SECONDS = 10.0
 PRUNE_EVERY_SECONDS = 3600.0
 CANCEL_POLL_SECONDS = 0.5
 LIMITS_REFRESH_SECONDS = 1.0
+ROOM_PREFIX = "room:"
+"""A wake-up for ``room:<queue>``: a job of limited ``queue`` ended and freed its slot."""
 
 
 @dataclass(slots=True)
@@ -80,8 +82,10 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stop = asyncio.Event()
         self._limited: dict[str, int] = {}
+        self._shares: dict[str, int] = {}
         self._freed_queues: set[str] = set()
         self._full: set[str] = set()
+        self._handed: dict[UUID, ClaimedJob] = {}
         """Limited queues the last claims left without room (a job of theirs must end first)."""
         self._limited_at = 0.0
         self._last_prune = 0.0
@@ -158,9 +162,12 @@ class Worker:
 
     def _on_wakeup(self, channel: str, payload: str) -> None:
         if channel == JOBS_CHANNEL:
-            # New jobs of a limited queue that is full cannot run before one of its jobs ends, and
-            # the worker whose job ended claims the room it freed: nothing to do for this one.
-            if payload not in self._full:
+            room = payload.removeprefix(ROOM_PREFIX)
+            if room != payload:
+                self._full.discard(room)  # a job of that limited queue ended: there is room again
+                self._wake.set()
+            elif payload not in self._full:
+                # New jobs of a limited queue that is full cannot run before one of its jobs ends.
                 self._wake.set()
         elif channel == CANCEL_CHANNEL:
             with contextlib.suppress(ValueError):
@@ -198,9 +205,8 @@ class Worker:
     async def _claim(self, limit: int) -> list[ClaimedJob]:
         async with self.db.write() as conn:
             if time.monotonic() - self._limited_at > LIMITS_REFRESH_SECONDS:
-                self._limited = await store.limited_queues(conn)
-                self._limited_at = time.monotonic()
-            limited = {name: n for name, n in self._limited.items() if name not in self._full}
+                await self._refresh_limits(conn)
+            limited = {name: n for name, n in self._shares.items() if name not in self._full}
             claim = await store.claim(
                 conn,
                 worker_id=self.id,
@@ -212,6 +218,17 @@ class Worker:
         self.claimed_total += len(claim.jobs)
         return claim.jobs
 
+    async def _refresh_limits(self, conn: Any) -> None:
+        """Read the limited queues and this worker's share of each (``domain.jobs.fair_share``)."""
+        self._limited = await store.limited_queues(conn)
+        alive_since = utcnow() - timedelta(seconds=self.settings.lease_seconds)
+        slots = await store.cluster_concurrency(conn, alive_since=alive_since) if self._limited else 0
+        self._shares = {
+            name: fair_share(limit=limit, concurrency=self.concurrency, cluster_concurrency=slots)
+            for name, limit in self._limited.items()
+        }
+        self._limited_at = time.monotonic()
+
     def _start(self, job: ClaimedJob) -> None:
         task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
         self._running[job.id] = _Running(job=job, task=task, started=time.monotonic())
@@ -219,9 +236,13 @@ class Worker:
 
     def _finished(self, job_id: UUID, _task: asyncio.Task[None]) -> None:
         running = self._running.pop(job_id, None)
+        self._cancelling.discard(job_id)
+        handed = self._handed.pop(job_id, None)
+        if handed is not None:
+            self._start(handed)  # in the slot the finished job leaves (a stopping worker releases it)
+            return
         if running is not None:
             self._full.discard(running.job.queue)
-        self._cancelling.discard(job_id)
         self._slot_freed.set()
 
     # -- running -----------------------------------------------------------------------------
@@ -229,7 +250,15 @@ class Worker:
     async def _execute(self, job: ClaimedJob) -> None:
         started = time.monotonic()
         spec = self.registry.get(job.job_type)
-        context = JobContext(job=job, deps=self.deps, worker_id=self.id)
+        share = self._shares.get(job.queue)
+        context = JobContext(
+            job=job,
+            deps=self.deps,
+            worker_id=self.id,
+            hand_over=None
+            if share is None or self._stop.is_set()
+            else store.HandOverTerms(lease_seconds=self.settings.lease_seconds, share=share),
+        )
         try:
             if spec is None:
                 raise PermanentError(f"no handler is registered for job type {job.job_type!r}")
@@ -242,7 +271,7 @@ class Worker:
                     raise
                 raise TimeoutError(f"timed out after {timeout:g}s") from exc
             if context.completed_in_transaction:
-                self._recorded_by_handler(job, started)
+                self._recorded_by_handler(job, started, context.next_job)
                 return
             outcome = self._outcome(job, started, JobStatus.COMPLETED, result=result)
         except asyncio.CancelledError:
@@ -305,10 +334,14 @@ class Worker:
             **values,
         )
 
-    def _recorded_by_handler(self, job: ClaimedJob, started: float) -> None:
+    def _recorded_by_handler(self, job: ClaimedJob, started: float, next_job: ClaimedJob | None) -> None:
         duration_ms = int((time.monotonic() - started) * 1000)
         metrics.record_outcome(job.job_type, JobStatus.COMPLETED.value, duration_ms)
-        if job.queue in self._limited:
+        if next_job is not None:
+            # The job's slot went to next_job, claimed for this worker: it starts as this one ends.
+            self.claimed_total += 1
+            self._handed[job.id] = next_job
+        elif job.queue in self._limited:
             self._room_freed({job.queue})
 
     def _record(self, job: ClaimedJob, outcome: store.Outcome) -> None:
@@ -319,13 +352,10 @@ class Worker:
         self._outcome_ready.set()
 
     def _room_freed(self, queues: set[str]) -> None:
-        """Jobs of limited ``queues`` ended and their room is recorded: this worker claims it (it has
-        a free slot, the ended job's). A stopping worker leaves the room to the rest of the cluster."""
+        """Jobs of limited ``queues`` ended without handing their slot over, and their room is
+        recorded: every worker may claim it (within its share), this one included."""
         self._full -= queues
-        if self._stop.is_set():
-            self.db.wakeups.publish(queues)
-        else:
-            self._wake.set()
+        self.db.wakeups.publish({ROOM_PREFIX + name for name in queues})
 
     async def _flush_loop(self) -> None:
         while True:

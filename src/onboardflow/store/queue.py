@@ -156,6 +156,17 @@ async def limited_queues(conn: AsyncConnection) -> dict[str, int]:
     return {r.name: int(r.concurrency_limit) for r in rows}
 
 
+async def cluster_concurrency(conn: AsyncConnection, *, alive_since: datetime) -> int:
+    """The job slots of every worker alive since ``alive_since`` and not stopping."""
+    rows = await conn.execute(
+        sa.text(query("queue", "cluster_concurrency")).bindparams(
+            sa.bindparam("alive_since", type_=UTCDateTime())
+        ),
+        {"alive_since": alive_since},
+    )
+    return int(rows.scalar_one())
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Claim:
     """The jobs a claim took, and the limited queues it left without room (taking one more job of
@@ -176,8 +187,9 @@ async def claim(
 ) -> Claim:
     """Claim up to ``limit`` due jobs for ``worker_id``, best priority first and FIFO within one.
 
-    Limited queues (name -> cluster-wide limit) are claimed after the others, each only up to its
-    free capacity, with the queue's row locked so that concurrent claimers take turns.
+    Limited queues (name -> this worker's share of the queue, ``domain.jobs.fair_share``) are
+    claimed after the others, each only up to its free capacity and the worker's share, with the
+    queue's row locked so that concurrent claimers take turns.
 
     On PostgreSQL the claim commits the transaction itself: every statement and the commit go to
     the server in one round trip, so a limited queue's row is locked only while the server runs
@@ -189,14 +201,14 @@ async def claim(
     if limit <= 0:
         return Claim(jobs=[], full=frozenset())
     if conn.dialect.name == "postgresql":
-        return await _claim_postgresql(conn, params, list(limited or {}))
+        return await _claim_postgresql(conn, params, dict(limited or {}))
     claimed = await _claim_sqlite(conn, queue=None, limit=limit, params=params)
     full = set()
-    for queue_name in limited or {}:
+    for queue_name, share in (limited or {}).items():
         room = limit - len(claimed)
         if room <= 0:
             break
-        capacity = await _queue_capacity_sqlite(conn, queue_name)
+        capacity = await _queue_capacity_sqlite(conn, queue_name, worker_id=worker_id, share=share)
         taken = await _claim_sqlite(conn, queue=queue_name, limit=min(room, capacity), params=params)
         if len(taken) >= capacity:
             full.add(queue_name)
@@ -207,14 +219,19 @@ async def claim(
 _CLAIM_TYPES = driver_sql.table_columns(jobs)
 
 
-async def _claim_postgresql(conn: AsyncConnection, params: dict[str, Any], limited: list[str]) -> Claim:
+async def _claim_postgresql(conn: AsyncConnection, params: dict[str, Any], limited: dict[str, int]) -> Claim:
     async with driver_sql.pipelined(conn):
         if limited:
-            await driver_sql.send(conn, "queue", "lock_limited_queues_postgresql", {"names": limited})
+            await driver_sql.send(conn, "queue", "lock_limited_queues_postgresql", {"names": list(limited)})
         unlimited = await driver_sql.send(conn, "queue", "claim_postgresql", params)
         cursors = [
-            (name, await driver_sql.send(conn, "queue", "claim_limited_postgresql", params | {"queue": name}))
-            for name in limited
+            (
+                name,
+                await driver_sql.send(
+                    conn, "queue", "claim_limited_postgresql", params | {"queue": name, "share": share}
+                ),
+            )
+            for name, share in limited.items()
         ]
         await driver_sql.commit(conn)
     jobs = [ClaimedJob.from_row(r) for r in await driver_sql.rows_of(conn, unlimited, columns=_CLAIM_TYPES)]
@@ -228,7 +245,10 @@ async def _claim_postgresql(conn: AsyncConnection, params: dict[str, Any], limit
     return Claim(jobs=jobs, full=frozenset(full))
 
 
-async def _queue_capacity_sqlite(conn: AsyncConnection, queue_name: str) -> int:
+async def _queue_capacity_sqlite(
+    conn: AsyncConnection, queue_name: str, *, worker_id: str, share: int
+) -> int:
+    """Room in a limited queue for this worker: the queue's free capacity, at most its share left."""
     row = (
         await conn.execute(
             sa.select(queues.c.concurrency_limit, queues.c.paused).where(queues.c.name == queue_name)
@@ -243,7 +263,18 @@ async def _queue_capacity_sqlite(conn: AsyncConnection, queue_name: str) -> int:
             .where(jobs.c.queue == queue_name, jobs.c.status == JobStatus.IN_PROGRESS.value)
         )
     ).scalar_one()
-    return max(0, int(row.concurrency_limit) - int(running))
+    mine = (
+        await conn.execute(
+            sa.select(sa.func.count())
+            .select_from(jobs)
+            .where(
+                jobs.c.queue == queue_name,
+                jobs.c.status == JobStatus.IN_PROGRESS.value,
+                jobs.c.lease_owner == worker_id,
+            )
+        )
+    ).scalar_one()
+    return max(0, min(int(row.concurrency_limit) - int(running), share - int(mine)))
 
 
 async def _claim_sqlite(
@@ -409,6 +440,56 @@ async def complete_within(
     await driver_sql.send(
         conn, "queue", "log_completion_sqlite", {"id": job_id, "worker": worker_id, "now": now}
     )
+
+
+class HandOver:
+    """The job a completed job's slot went to (``hand_over``); ``None`` when there was none."""
+
+    def __init__(self, conn: AsyncConnection, sent: Any = None, job: ClaimedJob | None = None) -> None:
+        self._conn, self._sent, self._job = conn, sent, job
+
+    async def job(self) -> ClaimedJob | None:
+        """The job, once the statements sent with it have run (on PostgreSQL, after the pipeline)."""
+        if self._sent is not None:
+            rows = await driver_sql.rows_of(self._conn, self._sent, columns=_CLAIM_TYPES)
+            self._job, self._sent = (ClaimedJob.from_row(rows[0]) if rows else None), None
+        return self._job
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandOverTerms:
+    """What a worker asks of a hand-over: the lease of the job it takes, and its share of the queue."""
+
+    lease_seconds: float
+    share: int
+
+
+async def hand_over(
+    conn: AsyncConnection, *, queue: str, worker_id: str, terms: HandOverTerms, now: datetime
+) -> HandOver:
+    """Give the slot of a job of limited ``queue`` that completed in this transaction to the queue's
+    next due job, claimed for the same worker (best priority, then FIFO), so that the worker goes on
+    without a claim of its own. Nothing when the queue is paused, not limited, over its limit, or
+    when the worker already holds its share of it (the slot is then free for another worker).
+
+    One job ends and one starts, so the limit holds without the queue's row lock that claims take.
+    On PostgreSQL the statement is sent without waiting inside ``driver_sql.pipelined``.
+    """
+    lease_until = now + timedelta(seconds=terms.lease_seconds)
+    params = {
+        "queue": queue,
+        "worker": worker_id,
+        "now": now,
+        "lease_until": lease_until,
+        "limit": 1,
+        "share": terms.share,
+    }
+    if conn.dialect.name == "postgresql":
+        return HandOver(conn, sent=await driver_sql.send(conn, "queue", "hand_over_postgresql", params))
+    if await _queue_capacity_sqlite(conn, queue, worker_id=worker_id, share=terms.share) <= 0:
+        return HandOver(conn)
+    taken = await _claim_sqlite(conn, queue=queue, limit=1, params=params)
+    return HandOver(conn, job=taken[0] if taken else None)
 
 
 def _wake_if_requeued(

@@ -37,7 +37,14 @@ from onboardflow.domain.substeps import attempt_start, current_phase, plan_next
 from onboardflow.errors import Conflict, NotFound
 from onboardflow.store import driver_sql as sql
 from onboardflow.store.driver_sql import Json
-from onboardflow.store.queue import complete_within, job_row, request_wakeup
+from onboardflow.store.queue import (
+    HandOver,
+    HandOverTerms,
+    complete_within,
+    hand_over,
+    job_row,
+    request_wakeup,
+)
 from onboardflow.store.registrations import (
     PUMPD_QUEUE,
     SUB_STEP_JOB,
@@ -243,20 +250,23 @@ async def end_attempt(
     worker_id: str,
     now: datetime,
     rng: random.Random,
-) -> dict[str, Any]:
+    hand_over_terms: HandOverTerms | None = None,
+) -> Ended:
     """Record the call and how the attempt ended, start what became ready, and complete ``job``.
 
     The outcome is ``completed`` (result kept on the run, Pumpd ids on the run and the restaurant),
     ``retrying`` (the next attempt queued at the back-off time), ``failed`` (no retries left or a
     permanent error; the caller fails the job) or ``discarded`` when the sub-step was cancelled or
-    re-queued meanwhile. The queue job is completed here, in the same transaction, for the first two.
+    re-queued meanwhile. The queue job is completed here, in the same transaction, for the first two;
+    with ``hand_over_terms`` its Pumpd slot then goes to the queue's next due job, claimed for the
+    same worker (``queue.hand_over``).
     """
     run, sub_steps = await _lock_run(conn, attempt.run_id)
     by_key = {str(s["step_key"]): s for s in sub_steps}
     step = by_key[attempt.key]
     if step["status"] != StepStatus.IN_PROGRESS.value or step["job_id"] != job.id:
         await sql.execute(conn, "sub_steps", "insert_call", _call_row(attempt, call, now))
-        return {"outcome": "discarded", "sub_step": step["status"]}
+        return Ended(outcome={"outcome": "discarded", "sub_step": step["status"]})
     change = _change(attempt, run, step, result=result, error=error, now=now, rng=rng)
     step.update(status=change.target.value, job_id=change.values["next_job_id"])
     ready = _ready_jobs(run, sub_steps, config=config, now=now)
@@ -274,17 +284,35 @@ async def end_attempt(
         worker_id=worker_id,
         now=now,
     )
+    terms = hand_over_terms if record.complete else None
+    taken: HandOver | None = None
     if conn.dialect.name == "postgresql":
         # Committed in the same round trip unless the general scheduler has more to do below.
-        await _record_postgresql(conn, record, commit=ready is not None)
+        async with sql.pipelined(conn):
+            recorded = await _send_record_postgresql(conn, record)
+            if terms is not None:
+                taken = await hand_over(conn, queue=job.queue, worker_id=worker_id, terms=terms, now=now)
+            if ready is not None:
+                await sql.commit(conn)
+        await _check_recorded(conn, recorded)
     else:
         await _record_sqlite(conn, record)
+        if terms is not None:
+            taken = await hand_over(conn, queue=job.queue, worker_id=worker_id, terms=terms, now=now)
     for queued in record.jobs:
         request_wakeup(conn, str(queued["queue"]))
     if ready is None:
         # A skip, the run's end or its first turn: the general scheduler holds those rules.
         await schedule_ready(conn, attempt.run_id, config=config, actor=record.actor)
-    return change.outcome
+    return Ended(outcome=change.outcome, next_job=await taken.job() if taken else None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ended:
+    """How an attempt ended (the queue job's result), and the job its slot was handed to, if any."""
+
+    outcome: dict[str, Any]
+    next_job: ClaimedJob | None = None
 
 
 async def _lock_run(conn: AsyncConnection, run_id: UUID) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -441,7 +469,7 @@ class _Record:
         )
 
 
-async def _record_postgresql(conn: AsyncConnection, record: _Record, *, commit: bool) -> None:
+async def _send_record_postgresql(conn: AsyncConnection, record: _Record) -> Any:
     record.event()  # checks the transition; the statement writes the same row
     change, attempt, call = record.change, record.attempt, record.call
     params = {
@@ -475,10 +503,10 @@ async def _record_postgresql(conn: AsyncConnection, record: _Record, *, commit: 
         "worker": record.worker_id,
         "now": record.now,
     }
-    async with sql.pipelined(conn):
-        recorded = await sql.send(conn, "sub_steps", "record_attempt_postgresql", params)
-        if commit:
-            await sql.commit(conn)
+    return await sql.send(conn, "sub_steps", "record_attempt_postgresql", params)
+
+
+async def _check_recorded(conn: AsyncConnection, recorded: Any) -> None:
     rows = await sql.rows_of(conn, recorded)
     if not rows or rows[0]["ended"] != 1:
         raise Conflict("the sub-step changed while its attempt was recorded")

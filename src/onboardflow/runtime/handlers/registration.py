@@ -115,7 +115,7 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
     )
 
     async with deps.db.write() as conn:
-        outcome = await attempts.end_attempt(
+        ended = await attempts.end_attempt(
             conn,
             begun,
             job=ctx.job,
@@ -126,9 +126,11 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
             worker_id=ctx.worker_id,
             now=utcnow(),
             rng=_rng,
+            hand_over_terms=ctx.hand_over,
         )
+    outcome = ended.outcome
     if outcome["outcome"] in ("completed", "retrying"):
-        ctx.completed_by_handler()
+        ctx.completed_by_handler(next_job=ended.next_job)
     if outcome["outcome"] == "failed":
         raise PermanentError(f"{begun.key} failed: {outcome['error']}")
     return outcome

@@ -26,8 +26,9 @@ SELECT * FROM claimed ORDER BY priority DESC, run_at, id;
 SELECT name FROM queues WHERE name = ANY(:names) ORDER BY name FOR UPDATE;
 
 -- name: claim_limited_postgresql
--- Claim due jobs of one limited queue (its row locked by an earlier statement), as many as both its
--- free capacity and the caller's free slots allow (:limit less what this claim took before it).
+-- Claim due jobs of one limited queue (its row locked by an earlier statement), as many as its free
+-- capacity, the caller's free slots (:limit less what this claim took before it) and the caller's
+-- share of the queue (:share less the queue's jobs it runs) all allow.
 -- Each row also says how much room there was (one row with only that when nothing was claimed; no
 -- row when the queue is paused or no longer limited).
 WITH room AS (
@@ -35,7 +36,10 @@ WITH room AS (
         CAST(:limit AS integer) - (SELECT count(*) FROM jobs
                                    WHERE lease_owner = :worker AND status = 'in_progress'
                                      AND started_at = :now),
-        q.concurrency_limit - (SELECT count(*) FROM jobs WHERE queue = q.name AND status = 'in_progress')
+        q.concurrency_limit - (SELECT count(*) FROM jobs WHERE queue = q.name AND status = 'in_progress'),
+        CAST(:share AS integer) - (SELECT count(*) FROM jobs
+                                   WHERE lease_owner = :worker AND status = 'in_progress'
+                                     AND queue = q.name)
     )) AS n
     FROM queues q WHERE q.name = :queue AND NOT q.paused AND q.concurrency_limit IS NOT NULL
 ), picked AS (
@@ -169,3 +173,40 @@ WHERE id = :id AND status = 'in_progress' AND attempts = :attempt;
 INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
 SELECT organisation_id, 'job', id, 'in_progress', 'completed', :worker, :now FROM jobs
 WHERE id = :id AND status = 'completed' AND completed_at = :now;
+
+-- name: hand_over_postgresql
+-- A job of limited :queue completed earlier in this transaction: its slot goes to the queue's next
+-- due job, claimed for the same worker, unless the queue is paused, over its limit (one lowered
+-- meanwhile) or the worker holds its share (:share) of it. One for one, so the limit holds without
+-- locking the queue's row.
+WITH room AS (
+    SELECT 1 FROM queues q
+    WHERE q.name = :queue AND NOT q.paused AND q.concurrency_limit IS NOT NULL
+      AND (SELECT count(*) FROM jobs WHERE queue = q.name AND status = 'in_progress') < q.concurrency_limit
+      AND (SELECT count(*) FROM jobs
+           WHERE lease_owner = :worker AND status = 'in_progress' AND queue = q.name) < :share
+), picked AS (
+    SELECT id, status FROM jobs
+    WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
+      AND EXISTS (SELECT 1 FROM room)
+    ORDER BY priority DESC, run_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE jobs
+    SET status = 'in_progress', attempts = jobs.attempts + 1, lease_owner = :worker,
+        lease_expires_at = :lease_until, started_at = :now, updated_at = :now
+    FROM picked WHERE jobs.id = picked.id
+    RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
+              jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
+              jobs.parent_job_id, jobs.metadata, jobs.run_at, picked.status AS previous_status
+), logged AS (
+    INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
+    SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
+)
+SELECT * FROM claimed;
+
+-- name: cluster_concurrency
+-- The job slots of the workers that are alive (heartbeat since :alive_since) and not stopping.
+SELECT COALESCE(SUM(concurrency), 0) AS slots FROM workers
+WHERE heartbeat_at >= :alive_since AND NOT stopping;

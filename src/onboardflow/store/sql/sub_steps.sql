@@ -143,8 +143,9 @@ JOIN restaurants r ON r.id = run.restaurant_id;
 -- Record how an attempt ended in one statement, as the caller decided under the run's lock: the call
 -- in the log, the sub-step's new state and its event, the result and phase on the run, Pumpd ids on
 -- the restaurant, the jobs of the sub-steps that start now (and of a retry), and, when :complete, the
--- completion of the queue job that ran the attempt. The run's restaurant is found by primary key alone
--- (see begin_attempt_postgresql).
+-- completion of the queue job that ran the attempt; only the call is logged if the sub-step was no
+-- longer in progress under that job. The run's restaurant is found by primary key alone (see
+-- begin_attempt_postgresql).
 WITH logged_call AS (
     INSERT INTO registration_logs (organisation_id, registration_job_id, step_key, restaurant_id,
         service, operation, idempotency_key, attempt, request, response, status, error_message,
@@ -173,12 +174,12 @@ WITH logged_call AS (
         pumpd_user_id = COALESCE(:pumpd_user_id, pumpd_user_id),
         pumpd_restaurant_id = COALESCE(:pumpd_restaurant_id, pumpd_restaurant_id),
         current_phase = :current_phase, updated_at = :now
-    WHERE id = :run_id
+    WHERE id = :run_id AND EXISTS (SELECT 1 FROM ended)
 ), restaurant_ids AS (
     UPDATE restaurants
     SET pumpd_user_id = COALESCE(:pumpd_user_id, pumpd_user_id),
         pumpd_restaurant_id = COALESCE(:pumpd_restaurant_id, pumpd_restaurant_id), updated_at = :now
-    WHERE id = :restaurant_id
+    WHERE id = :restaurant_id AND EXISTS (SELECT 1 FROM ended)
       AND (CAST(:pumpd_user_id AS text) IS NOT NULL OR CAST(:pumpd_restaurant_id AS text) IS NOT NULL)
 ), queued AS (
     INSERT INTO jobs (id, organisation_id, job_type, job_category, queue, status, priority,
@@ -192,15 +193,17 @@ WITH logged_call AS (
         attempts integer, max_retries integer, timeout_seconds double precision, run_at timestamptz,
         cancel_requested boolean, unique_key text, restaurant_id uuid, created_by uuid,
         parent_job_id uuid, metadata jsonb, created_at timestamptz, updated_at timestamptz)
+    WHERE EXISTS (SELECT 1 FROM ended)
 ), pointed AS (
     UPDATE registration_job_steps s SET job_id = p.job_id, updated_at = :now
     FROM jsonb_to_recordset(:pointers) AS p(step_id uuid, job_id uuid)
-    WHERE s.id = p.step_id
+    WHERE s.id = p.step_id AND EXISTS (SELECT 1 FROM ended)
 ), completed AS (
     UPDATE jobs SET status = 'completed', result = :outcome, error_message = NULL, error_kind = NULL,
         execution_time_ms = :call_duration_ms, completed_at = :now, lease_owner = NULL,
         lease_expires_at = NULL, updated_at = :now
     WHERE id = :job_id AND status = 'in_progress' AND attempts = :job_attempt AND :complete
+      AND EXISTS (SELECT 1 FROM ended)
     RETURNING id, organisation_id
 ), completed_logged AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
