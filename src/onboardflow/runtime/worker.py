@@ -29,6 +29,7 @@ from onboardflow.errors import AlreadyDoneError, PermanentError, StoreUnavailabl
 from onboardflow.runtime import metrics
 from onboardflow.runtime.context import JobContext, RuntimeDeps
 from onboardflow.runtime.registry import Registry
+from onboardflow.store import batches as batch_store
 from onboardflow.store import queue as store
 from onboardflow.store.notify import CANCEL_CHANNEL, JOBS_CHANNEL, listen
 from onboardflow.store.registrations import PUMPD_QUEUE
@@ -442,6 +443,7 @@ class Worker:
                 return False
             report = await store.rescue_expired(conn, stale_after=self.settings.lease_seconds)
             await store.promote_due(conn)
+            await batch_store.close_finished(conn, actor=f"worker:{self.id}")
         if report.requeued or report.failed or report.cancelled:
             log.warning(
                 "took back jobs of stopped workers: %d requeued, %d failed, %d cancelled",

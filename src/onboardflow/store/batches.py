@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboardflow.domain.batches import batch_outcome
 from onboardflow.domain.pipeline import PIPELINE_STEP_KEYS
-from onboardflow.domain.statuses import BatchStatus
+from onboardflow.domain.statuses import ACTIVE_REGISTRATION, BatchStatus
 from onboardflow.errors import NotFound
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.paging import Page, fetch_page
@@ -275,9 +275,44 @@ async def close_if_done(conn: AsyncConnection, batch_id: UUID, *, actor: str) ->
 
 
 async def on_run_finished(conn: AsyncConnection, run: Mapping[str, Any], *, actor: str) -> None:
-    """Called in the transaction that ends a registration job: closes its batch when it was the last."""
-    if run.get("batch_job_id") is not None:
-        await close_if_done(conn, run["batch_job_id"], actor=actor)
+    """Called in the transaction that ends a registration job: closes its batch when it was the last.
+
+    Only a job that sees no other job of its batch still active locks the batch to close it; every
+    job ending took that lock before, and a batch of a thousand queued on it (almost a second each).
+    Two last jobs ending at the same moment each see the other still active: ``close_finished``,
+    which the maintenance loop runs every few seconds, closes such a batch.
+    """
+    batch_id = run.get("batch_job_id")
+    if batch_id is None:
+        return
+    active = await conn.execute(
+        sa.select(sa.func.count())
+        .select_from(runs)
+        .where(
+            runs.c.batch_job_id == batch_id,
+            runs.c.id != run["id"],
+            runs.c.status.in_([s.value for s in ACTIVE_REGISTRATION]),
+        )
+    )
+    if active.scalar_one() == 0:
+        await close_if_done(conn, batch_id, actor=actor)
+
+
+async def close_finished(conn: AsyncConnection, *, actor: str) -> int:
+    """Close every running batch whose jobs are all final (see ``on_run_finished``); returns how many."""
+    active = sa.select(runs.c.id).where(
+        runs.c.batch_job_id == batches.c.id, runs.c.status.in_([s.value for s in ACTIVE_REGISTRATION])
+    )
+    rows = await conn.execute(
+        sa.select(batches.c.id).where(
+            batches.c.status.in_([BatchStatus.IN_PROGRESS.value, BatchStatus.PENDING.value]),
+            ~sa.exists(active),
+        )
+    )
+    closed = 0
+    for (batch_id,) in rows.all():
+        closed += await close_if_done(conn, batch_id, actor=actor) is not None
+    return closed
 
 
 async def reopen_batch(conn: AsyncConnection, batch_id: UUID, *, actor: str, reason: str) -> None:
