@@ -277,33 +277,57 @@ async def _load_choice(conn: Any, run: dict[str, Any], step: dict[str, Any]) -> 
     override = (step["input"] or {}).get("company_number")
     selection = await flow.step_of(conn, run["id"], "company_selection")
     search = await flow.step_of(conn, run["id"], "company_search")
-    number = override
+    number, chosen = override, None
     if number is None:
-        chosen = str((selection["answer"] or {}).get("candidate_id"))
-        candidate = next(
-            (c for c in await actions_store.list_candidates(conn, run["id"]) if str(c["id"]) == chosen), None
+        wanted = str((selection["answer"] or {}).get("candidate_id"))
+        chosen = next(
+            (c for c in await actions_store.list_candidates(conn, run["id"]) if str(c["id"]) == wanted), None
         )
-        number = candidate["company_number"] if candidate is not None else None
-    return {**data, "company_number": number, "terms": dict(search["answer"] or {})}
+        number = chosen["company_number"] if chosen is not None else None
+    return {
+        **data,
+        "company_number": number,
+        "company": None
+        if chosen is None
+        else {"name": chosen["name"], "address": chosen["registered_address"]},
+        "terms": dict(search["answer"] or {}),
+    }
 
 
 async def _details(ctx: JobContext, begun: Begun) -> dict[str, Any]:
     register = ctx.deps.adapters.companies
     if begun.data["company_number"] is None:
         raise PermanentError("the chosen company is no longer a candidate")
-    number = str(begun.data["company_number"])
+    chosen = begun.data.get("company")
     try:
-        details = await register.get_company(number)
+        details = await register.get_company(str(begun.data["company_number"]))
     except PermanentError:
-        # A register that no longer knows the number (the simulated one forgets on restart) is
-        # searched again with the confirmed terms, which find the same companies, then asked again.
-        terms = begun.data["terms"]
-        for name in dict.fromkeys(t for t in (terms.get("trading_name"), terms.get("legal_name")) if t):
-            await register.search_by_name(name)
-        if terms.get("street_address"):
-            await register.search_by_address(terms["street_address"])
-        details = await register.get_company(number)
+        details = None
+    if details is None or (chosen is not None and details.legal_name != chosen["name"]):
+        details = await _find_again(register, begun.data["terms"], chosen, str(begun.data["company_number"]))
     return {"company": company_record(wire.dump(details))}
+
+
+async def _find_again(
+    register: Any, terms: dict[str, Any], chosen: dict[str, Any] | None, number: str
+) -> Any:
+    """The chosen company, from a register that no longer knows its number or knows it as another
+    company (the simulated one forgets on restart, and each worker process numbers the companies it
+    has generated in its own order): searched again with the confirmed terms, taken by name and
+    address among what they find, and asked for by the number it has now."""
+    found = []
+    for name in dict.fromkeys(t for t in (terms.get("trading_name"), terms.get("legal_name")) if t):
+        found += await register.search_by_name(name)
+    if terms.get("street_address"):
+        found += await register.search_by_address(terms["street_address"])
+    if chosen is not None:
+        match = next(
+            (c for c in found if c.name == chosen["name"] and c.registered_address == chosen["address"]), None
+        )
+        if match is None:
+            raise PermanentError(f"the companies register no longer finds {chosen['name']!r}")
+        number = match.company_number
+    return await register.get_company(number)
 
 
 async def _finish_details(ctx: JobContext, conn: Any, begun: Begun, result: dict[str, Any]) -> dict[str, Any]:
