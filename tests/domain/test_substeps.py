@@ -14,6 +14,7 @@ from onboardflow.domain.substeps import (
     SUB_STEP_KEYS,
     SUB_STEPS,
     SchedulePlan,
+    attempt_start,
     condition_holds,
     current_phase,
     downstream_of,
@@ -511,3 +512,30 @@ def test_current_phase_is_the_lowest_phase_with_unfinished_work(
     statuses: dict[str, StepStatus], expected: str | None
 ) -> None:
     assert current_phase(statuses) == expected
+
+
+R = RegistrationStatus
+
+
+@pytest.mark.parametrize(
+    ("step_status", "run_status", "holds", "expected"),
+    [
+        (S.PENDING, R.IN_PROGRESS, True, "begin"),
+        (S.RETRYING, R.IN_PROGRESS, True, "begin"),
+        (S.IN_PROGRESS, R.IN_PROGRESS, True, "begin"),  # an interrupted attempt runs again
+        (S.PENDING, R.PENDING, True, "begin"),
+        (S.PENDING, R.IN_PROGRESS, False, "superseded"),
+        (S.IN_PROGRESS, R.IN_PROGRESS, False, "superseded"),
+        (S.FAILED, R.FAILED, True, "reopen"),
+        (S.FAILED, R.FAILED, False, "reopen"),  # the failed job retried by hand from the dashboard
+        (S.FAILED, R.IN_PROGRESS, True, "nothing to do"),
+        (S.COMPLETED, R.IN_PROGRESS, True, "nothing to do"),
+        (S.SKIPPED, R.IN_PROGRESS, True, "nothing to do"),
+        (S.PENDING, R.CANCELLED, True, "nothing to do"),
+        (S.PENDING, R.COMPLETED, True, "nothing to do"),
+    ],
+)
+def test_attempt_start_says_whether_a_sub_step_job_may_begin_its_attempt(
+    step_status: StepStatus, run_status: RegistrationStatus, holds: bool, expected: str
+) -> None:
+    assert attempt_start(step_status=step_status, run_status=run_status, holds_the_step=holds) == expected

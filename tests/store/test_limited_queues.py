@@ -1,0 +1,131 @@
+"""Limited queues in the store: claims stay within the limit and the worker's share, a finished job
+hands its slot to the next one without exceeding either, and a full queue is reported as full."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from onboardflow.domain.jobs import JobSpec
+from onboardflow.store import queue
+from onboardflow.store.engine import Database
+
+NOW = datetime(2031, 1, 1, tzinfo=UTC)
+TERMS = queue.HandOverTerms(lease_seconds=30, share=10)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    async with database.write() as conn:
+        await queue.set_queue(conn, "partner", concurrency_limit=2)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def _enqueue(db: Database, count: int, *, queue_name: str = "partner") -> list[str]:
+    async with db.write() as conn:
+        done = await queue.enqueue_many(
+            conn,
+            [
+                JobSpec(job_type="noop", queue=queue_name, run_at=NOW - timedelta(seconds=count - i))
+                for i in range(count)
+            ],
+            now=NOW,
+        )
+    return [str(e.id) for e in done]
+
+
+async def _claim(db: Database, worker: str, limit: int, share: int = 10) -> queue.Claim:
+    async with db.write() as conn:
+        return await queue.claim(
+            conn, worker_id=worker, limit=limit, lease_seconds=30, limited={"partner": share}, now=NOW
+        )
+
+
+async def _running(db: Database) -> int:
+    async with db.read() as conn:
+        rows = await conn.execute(sa.text("SELECT count(*) FROM jobs WHERE status = 'in_progress'"))
+        return int(rows.scalar_one())
+
+
+async def _complete_and_hand_over(
+    db: Database, job: queue.ClaimedJob, worker: str, terms: queue.HandOverTerms = TERMS
+) -> queue.ClaimedJob | None:
+    async with db.write() as conn:
+        await queue.complete_within(
+            conn, job_id=job.id, attempt=job.attempts, result={}, duration_ms=1, worker_id=worker, now=NOW
+        )
+        taken = await queue.hand_over(conn, queue="partner", worker_id=worker, terms=terms, now=NOW)
+    return await taken.job()
+
+
+async def test_a_claim_takes_no_more_than_the_limit_and_reports_the_queue_full(db: Database) -> None:
+    ids = await _enqueue(db, 5)
+    claim = await _claim(db, "w1", limit=10)
+    assert [str(j.id) for j in claim.jobs] == ids[:2]
+    assert claim.full == {"partner"}
+    again = await _claim(db, "w2", limit=10)
+    assert again.jobs == []
+    assert again.full == {"partner"}
+
+
+async def test_a_claim_takes_no_more_than_the_workers_share(db: Database) -> None:
+    async with db.write() as conn:
+        await queue.set_queue(conn, "partner", concurrency_limit=4)
+    await _enqueue(db, 6)
+    first = await _claim(db, "w1", limit=10, share=2)
+    assert len(first.jobs) == 2
+    second = await _claim(db, "w2", limit=10, share=2)
+    assert len(second.jobs) == 2
+    assert await _running(db) == 4
+
+
+async def test_a_finished_job_hands_its_slot_to_the_oldest_waiting_job_for_the_same_worker(
+    db: Database,
+) -> None:
+    ids = await _enqueue(db, 4)
+    claim = await _claim(db, "w1", limit=10)
+    taken = await _complete_and_hand_over(db, claim.jobs[0], "w1")
+    assert taken is not None
+    assert str(taken.id) == ids[2]
+    assert await _running(db) == 2, "one ended, one started: the limit holds"
+    async with db.read() as conn:
+        owner = (
+            await conn.execute(sa.text("SELECT lease_owner FROM jobs WHERE status = 'in_progress'"))
+        ).all()
+    assert {r[0] for r in owner} == {"w1"}
+
+
+async def test_no_hand_over_when_the_queue_is_paused_or_empty_or_the_worker_holds_its_share(
+    db: Database,
+) -> None:
+    await _enqueue(db, 6)
+    claim = await _claim(db, "w1", limit=10)
+    # Over its share (1 of a limit of 2): the slot is left for another worker.
+    assert (
+        await _complete_and_hand_over(db, claim.jobs[0], "w1", queue.HandOverTerms(lease_seconds=30, share=1))
+        is None
+    )
+    assert await _running(db) == 1
+    async with db.write() as conn:
+        await queue.set_queue(conn, "partner", paused=True)
+    assert await _complete_and_hand_over(db, claim.jobs[1], "w1") is None
+    assert await _running(db) == 0
+
+
+async def test_no_hand_over_beyond_a_lowered_limit(db: Database) -> None:
+    await _enqueue(db, 4)
+    claim = await _claim(db, "w1", limit=10)
+    async with db.write() as conn:
+        await queue.set_queue(conn, "partner", concurrency_limit=1)
+    # Two running, the limit is now one: the first to end gives its slot up.
+    assert await _complete_and_hand_over(db, claim.jobs[0], "w1") is None
+    taken = await _complete_and_hand_over(db, claim.jobs[1], "w1")
+    assert taken is not None
+    assert await _running(db) == 1
