@@ -32,36 +32,21 @@ import time
 from typing import Any
 
 import httpx
-import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
+
+from bench.benchkit import CpuMeter, fresh_database, table
 
 from onboardflow.api.app import create_app
 from onboardflow.config import Settings
 from onboardflow.domain.statuses import UserRole
 from onboardflow.operations import accounts
 from onboardflow.operations.services import build_services, close_services
-from onboardflow.store import migrate
-from onboardflow.store.engine import libpq_url
 
-PG_ADMIN = os.environ.get("ONBOARDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-key"
 CONFIG = {"account": {"password": "bench-pass-123"}, "payment": {"provider": "cash"}}
-
-
-def fresh_database(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        url = f"sqlite:///{workdir / f'batch-{time.monotonic_ns()}.db'}"
-    else:
-        name = f"onboardflow_bench_batch_{os.getpid()}"
-        with psycopg.connect(libpq_url(PG_ADMIN), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
-            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
-        url = f"{libpq_url(PG_ADMIN).rsplit('/', 1)[0]}/{name}"
-    migrate.upgrade(url)
-    return url
 
 
 def lead(index: int) -> dict[str, Any]:
@@ -91,7 +76,7 @@ async def timed_gets(client: httpx.AsyncClient, url: str, headers: dict[str, str
 async def run_one(
     kind: str, restaurants: int, processes: int, concurrency: int, workdir: Path
 ) -> dict[str, Any]:
-    url = fresh_database(kind, workdir)
+    url = fresh_database(kind, workdir, "bench_batch")
     settings = Settings(
         _env_file=None, database_url=url, data_dir=workdir, secret_key=SECRET, embedded_worker=False
     )  # type: ignore[call-arg]
@@ -129,6 +114,7 @@ async def run_one(
         cwd=workdir,
     )
     requests = 0
+    cpu = CpuMeter(worker.pid)
     try:
         app = create_app(settings, services=services)
         async with httpx.AsyncClient(
@@ -197,6 +183,7 @@ async def run_one(
             final = (
                 await client.get(f"/api/registration-batches/{batch_id}?limit=1", headers=headers)
             ).json()
+            spent = cpu.read()
     finally:
         worker.terminate()
         worker.wait(30)
@@ -213,6 +200,7 @@ async def run_one(
         "detail_p95": percentile(detail_ms, 0.95) if detail_ms else float("nan"),
         "actions_p50": statistics.median(actions_ms) if actions_ms else float("nan"),
         "actions_p95": percentile(actions_ms, 0.95) if actions_ms else float("nan"),
+        "cpu_ms": {name: seconds * 1000 / restaurants for name, seconds in spent.items()},
     }
 
 
@@ -227,16 +215,37 @@ def main() -> None:
         for kind in args.databases.split(","):
             processes = 1 if kind == "sqlite" else 2
             rows.append(asyncio.run(run_one(kind, args.restaurants, processes, args.concurrency, Path(tmp))))
-    print("| database | processes | restaurants | seconds | final | counts | answer requests "
-          "| detail p50 / p95 ms | actions p50 / p95 ms |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for row in rows:
-        print(
-            f"| {row['database']} | {row['processes']} | {row['restaurants']} | {row['seconds']:.1f} "
-            f"| {row['status']} | {row['counts']} | {row['requests']} "
-            f"| {row['detail_p50']:.0f} / {row['detail_p95']:.0f} "
-            f"| {row['actions_p50']:.0f} / {row['actions_p95']:.0f} |"
-        )
+    table(
+        f"{args.restaurants} restaurants, all answers in bulk, zero-latency simulated services, "
+        f"concurrency {args.concurrency} per worker process",
+        [
+            "database",
+            "processes",
+            "restaurants",
+            "seconds",
+            "final",
+            "counts",
+            "answer requests",
+            "detail p50 / p95 ms",
+            "actions p50 / p95 ms",
+            "CPU per restaurant: workers / PostgreSQL / API and driver ms",
+        ],
+        [
+            [
+                row["database"],
+                str(row["processes"]),
+                str(row["restaurants"]),
+                f"{row['seconds']:.1f}",
+                row["status"],
+                str(row["counts"]),
+                str(row["requests"]),
+                f"{row['detail_p50']:.0f} / {row['detail_p95']:.0f}",
+                f"{row['actions_p50']:.0f} / {row['actions_p95']:.0f}",
+                " / ".join(f"{row['cpu_ms'][name]:.0f}" for name in ("workers", "postgresql", "driver")),
+            ]
+            for row in rows
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse
 import asyncio
-import os
 import re
 import statistics
 import tempfile
@@ -39,11 +38,13 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-import psycopg
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from bench.benchkit import drop_database, fresh_database
 
 from onboardflow.api.app import create_app
 from onboardflow.config import Settings
@@ -53,15 +54,12 @@ from onboardflow.operations import accounts
 from onboardflow.operations import batches as batch_ops
 from onboardflow.operations import leads as lead_ops
 from onboardflow.operations.services import Services, build_services, close_services
-from onboardflow.store import migrate
 from onboardflow.store.actions import replace_candidates
-from onboardflow.store.engine import libpq_url
 from onboardflow.store.pipeline import open_step
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as runs
 from onboardflow.store.types import utcnow
 
-PG_ADMIN = os.environ.get("ONBOARDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-key"
 BUDGET_MS = 500
 STEP_KEYS = ("extraction", "company_search", "company_selection", "company_details", "yolo_config")
@@ -78,26 +76,6 @@ MIX = (
     ("config", 1),
     ("pending", 1),
 )
-
-
-def fresh_database(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        url = f"sqlite:///{workdir / f'pages-{time.monotonic_ns()}.db'}"
-    else:
-        name = f"onboardflow_bench_pages_{os.getpid()}"
-        with psycopg.connect(libpq_url(PG_ADMIN), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
-            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
-        url = f"{libpq_url(PG_ADMIN).rsplit('/', 1)[0]}/{name}"
-    migrate.upgrade(url)
-    return url
-
-
-def drop_database(kind: str) -> None:
-    if kind == "postgresql":
-        name = f"onboardflow_bench_pages_{os.getpid()}"
-        with psycopg.connect(libpq_url(PG_ADMIN), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
 
 
 def lead(index: int) -> dict[str, Any]:
@@ -308,7 +286,7 @@ async def timed(client: httpx.AsyncClient, url: str, times: int, must_contain: s
 
 
 async def run_one(kind: str, restaurants: int, times: int, workdir: Path) -> list[dict[str, Any]]:
-    url = fresh_database(kind, workdir)
+    url = fresh_database(kind, workdir, "bench_pages")
     settings = Settings(
         _env_file=None, database_url=url, data_dir=workdir, secret_key=SECRET, embedded_worker=False
     )  # type: ignore[call-arg]
@@ -364,7 +342,7 @@ async def run_one(kind: str, restaurants: int, times: int, workdir: Path) -> lis
                 )
     finally:
         await close_services(services)
-        drop_database(kind)
+        drop_database(url)
     return rows
 
 

@@ -36,27 +36,15 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from bench.benchkit import fresh_database, table
 
 from onboardflow.domain.jobs import JobSpec
-from onboardflow.store import migrate, queue
+from onboardflow.store import queue
 from onboardflow.store.engine import Database, libpq_url
 
-PG_ADMIN = os.environ.get("ONBOARDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BENCH_QUEUE = "default"
-
-
-def fresh_database(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        path = workdir / f"bench-{time.monotonic_ns()}.db"
-        url = f"sqlite:///{path}"
-    else:
-        name = f"onboardflow_bench_{os.getpid()}"
-        with psycopg.connect(libpq_url(PG_ADMIN), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
-            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
-        url = f"{libpq_url(PG_ADMIN).rsplit('/', 1)[0]}/{name}"
-    migrate.upgrade(url)
-    return url
 
 
 async def enqueue(url: str, n: int, *, paused: bool) -> None:
@@ -107,7 +95,7 @@ async def wait_until(url: str, sql: str, target: int, timeout: float) -> None:
 
 
 async def measure_throughput(kind: str, processes: int, jobs: int, concurrency: int, workdir: Path) -> float:
-    url = fresh_database(kind, workdir)
+    url = fresh_database(kind, workdir, "bench_queue")
     await enqueue(url, jobs, paused=True)
     proc = start_workers(url, processes, concurrency, workdir)
     try:
@@ -135,7 +123,7 @@ async def span_seconds(url: str) -> float:
 
 
 async def measure_latency(kind: str, samples: int, workdir: Path) -> tuple[float, float]:
-    url = fresh_database(kind, workdir)
+    url = fresh_database(kind, workdir, "bench_queue")
     proc = start_workers(url, 1, 10, workdir)
     db = Database(url)
     try:
@@ -204,7 +192,7 @@ def raw_worker(url: str, batch: int) -> None:
 
 
 async def measure_raw(kind: str, processes: int, jobs: int, batch: int, workdir: Path) -> float:
-    url = fresh_database(kind, workdir)
+    url = fresh_database(kind, workdir, "bench_queue")
     await enqueue(url, jobs, paused=False)
     started = time.monotonic()
     procs = [
@@ -220,7 +208,7 @@ async def measure_raw(kind: str, processes: int, jobs: int, batch: int, workdir:
 
 
 async def measure_memory(jobs: int, workdir: Path) -> list[tuple[int, float]]:
-    url = fresh_database("sqlite", workdir)
+    url = fresh_database("sqlite", workdir, "bench_queue_memory")
     await enqueue(url, jobs, paused=True)
     proc = start_workers(url, 1, 100, workdir)
     samples: list[tuple[int, float]] = []
@@ -240,15 +228,6 @@ async def measure_memory(jobs: int, workdir: Path) -> list[tuple[int, float]]:
     finally:
         stop(proc)
     return samples
-
-
-def table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 async def main(args: argparse.Namespace) -> None:

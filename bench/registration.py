@@ -28,12 +28,13 @@ import tempfile
 from functools import cache
 from typing import Any
 
-import psutil
-import psycopg
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from bench.benchkit import CpuMeter, fresh_database, table
 
 from onboardflow.config import Settings
 from onboardflow.domain.leads import RestaurantInput
@@ -43,13 +44,10 @@ from onboardflow.domain.substeps import SUB_STEPS, plan_next
 from onboardflow.domain.yolo_config import validate_yolo_config
 from onboardflow.operations import accounts, registrations, restaurants
 from onboardflow.operations.services import build_services, close_services
-from onboardflow.store import migrate
 from onboardflow.store import restaurants as restaurant_store
-from onboardflow.store.engine import libpq_url
 from onboardflow.store.tables import registration_jobs
 
 STARTERS = 10  # runs being started at once, as concurrent API requests would
-PG_ADMIN = os.environ.get("ONBOARDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 CONFIG: dict[str, Any] = {
     "account": {"email": "owner@bench.example", "password": "bench-password", "phone": "+64 21 555 0100"},
@@ -104,25 +102,11 @@ def graph_figures() -> tuple[int, int]:
             return len(depth), max(depth.values())
 
 
-def fresh_database(kind: str, workdir: Path, tag: str) -> str:
-    """A new migrated database; the last one of each ``tag`` is kept for inspection."""
-    if kind == "sqlite":
-        url = f"sqlite:///{workdir / f'reg-{tag}.db'}"
-    else:
-        name = f"onboardflow_benchreg_{tag}"
-        with psycopg.connect(libpq_url(PG_ADMIN), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
-            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
-        url = f"{libpq_url(PG_ADMIN).rsplit('/', 1)[0]}/{name}"
-    migrate.upgrade(url)
-    return url
-
-
 async def measure(
     kind: str, *, runs: int, latency_ms: int, limit: int, processes: int, concurrency: int, workdir: Path
 ) -> float:
     """Start ``runs`` runs against fresh workers; return the makespan in seconds."""
-    url = fresh_database(kind, workdir, f"{latency_ms}ms")
+    url = fresh_database(kind, workdir, f"benchreg_{latency_ms}ms")
     settings = Settings(_env_file=None, database_url=url, data_dir=workdir, secret_key="bench")  # type: ignore[call-arg]
     services = build_services(settings)
     await accounts.create_organisation(services, "Bench")
@@ -156,8 +140,7 @@ async def measure(
     worker = subprocess.Popen([*command, "--concurrency", str(concurrency)], env=env, cwd=workdir)
     try:
         await wait_for_workers(services, processes)
-        database_before = cpu_by_pid(postgres_processes())
-        driver_before = cpu_by_pid([psutil.Process()])
+        cpu = CpuMeter(worker.pid)
         gate = asyncio.Semaphore(STARTERS)
 
         async def start(restaurant_id: Any) -> None:
@@ -182,14 +165,11 @@ async def measure(
             await asyncio.sleep(0.2)
         if row[1]:
             print(f"  warning: {row[1]} runs failed", flush=True)
-        workers_cpu = sum(cpu_by_pid(psutil.Process(worker.pid).children(recursive=True)).values())
-        database_cpu = cpu_since(database_before, cpu_by_pid(postgres_processes()))
-        driver_cpu = cpu_since(driver_before, cpu_by_pid([psutil.Process()]))
-        sub_steps = runs * graph_figures()[0]
+        per = {name: seconds * 1000 / (runs * graph_figures()[0]) for name, seconds in cpu.read().items()}
+        database = f", PostgreSQL {per['postgresql']:.1f} ms" if kind == "postgresql" else ""
         print(
-            f"  {kind}: CPU per sub-step: workers {workers_cpu * 1000 / sub_steps:.1f} ms"
-            + (f", PostgreSQL {database_cpu * 1000 / sub_steps:.1f} ms" if kind == "postgresql" else "")
-            + f", starting the runs {driver_cpu * 1000 / sub_steps:.1f} ms",
+            f"  {kind}: CPU per sub-step: workers {per['workers']:.1f} ms{database}, "
+            f"starting the runs {per['driver']:.1f} ms",
             flush=True,
         )
     finally:
@@ -199,42 +179,12 @@ async def measure(
     return float((row[3] - row[2]).total_seconds())
 
 
-def cpu_by_pid(processes: Any) -> dict[int, float]:
-    """User plus system CPU seconds of each of ``processes`` so far (those that vanished are left out)."""
-    found = {}
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:
-            continue
-        found[process.pid] = times.user + times.system
-    return found
-
-
-def postgres_processes() -> list[Any]:
-    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
-
-
-def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
-    """CPU seconds spent between two ``cpu_by_pid`` readings (a process new since counts whole)."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
-
-
 async def wait_for_workers(services: Any, processes: int) -> None:
     while True:
         async with services.db.read() as conn:
             if (await conn.execute(sa.text("SELECT COUNT(*) FROM workers"))).scalar_one() >= processes:
                 return
         await asyncio.sleep(0.1)
-
-
-def table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 async def main(args: argparse.Namespace) -> None:
