@@ -194,16 +194,28 @@ async def batch_settings_of(conn: AsyncConnection, run: Mapping[str, Any]) -> di
 
 
 async def open_step(
-    conn: AsyncConnection, run_id: UUID, key: str | None, *, actor: str, secrets: SecretBox
+    conn: AsyncConnection,
+    run_id: UUID,
+    key: str | None,
+    *,
+    actor: str,
+    secrets: SecretBox,
+    locked: Mapping[str, Any] | None = None,
 ) -> None:
-    """Start step ``key`` of a run (``None``: nothing follows). See the module docstring."""
+    """Start step ``key`` of a run (``None``: nothing follows). See the module docstring.
+
+    ``locked`` is the run as the caller locked it in this transaction, if it did (it is not read
+    again then).
+    """
     if key is None:
         return
-    run = await runs_store.lock_run(conn, None, run_id)
+    run = dict(locked) if locked is not None else await runs_store.lock_run(conn, None, run_id)
     if run["status"] not in ACTIVE_REGISTRATION:
         return
     step = await step_of(conn, run_id, key)
-    await runs_store.update_run_values(conn, run_id, {"current_step": key})
+    if run.get("current_step") != key:
+        await runs_store.update_run_values(conn, run_id, {"current_step": key})
+        run["current_step"] = key
     now = utcnow()
     if key == "company_search":
         restaurant = await get_restaurant(conn, run["organisation_id"], run["restaurant_id"])
@@ -232,7 +244,7 @@ async def open_step(
                     "completed_at": now,
                 },
             )
-            await open_step(conn, run_id, "company_details", actor=actor, secrets=secrets)
+            await open_step(conn, run_id, "company_details", actor=actor, secrets=secrets, locked=run)
         else:
             await wait_for_answer(conn, run, step, needs=needs, actor=actor)
     elif key == "company_details":
@@ -247,7 +259,7 @@ async def open_step(
                 reason=reason,
                 values={"skip_reason": reason, "completed_at": now},
             )
-            await open_step(conn, run_id, "yolo_config", actor=actor, secrets=secrets)
+            await open_step(conn, run_id, "yolo_config", actor=actor, secrets=secrets, locked=run)
         else:
             await queue_automatic(conn, run, step, actor=actor)
     elif key == "yolo_config":

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboardflow.domain.statuses import check_transition
 from onboardflow.store.events import event_row, record_events
+from onboardflow.store.tables import events
 from onboardflow.store.types import utcnow
 
 
@@ -42,24 +43,34 @@ async def apply_transition(
     update_values: dict[str, Any] = {"status": target, **(values or {})}
     if "updated_at" in table.c:
         update_values.setdefault("updated_at", utcnow())
-    result = await conn.execute(sa.update(table).where(*where).values(**update_values))
-    if result.rowcount != 1:
-        return False
-    await record_events(
-        conn,
-        [
-            event_row(
-                organisation_id=organisation_id,
-                entity_type=family,
-                entity_id=row_id,
-                from_status=current,
-                to_status=target,
-                actor=actor,
-                reason=reason,
-                data=data,
-                batch_job_id=batch_job_id,
-                registration_job_id=registration_job_id,
-            )
-        ],
+    moved = sa.update(table).where(*where).values(**update_values)
+    event = event_row(
+        organisation_id=organisation_id,
+        entity_type=family,
+        entity_id=row_id,
+        from_status=current,
+        to_status=target,
+        actor=actor,
+        reason=reason,
+        data=data,
+        batch_job_id=batch_job_id,
+        registration_job_id=registration_job_id,
     )
+    if conn.dialect.name == "postgresql":
+        # One statement: the event row is written only if the update moved the row.
+        changed = moved.returning(table.c.id).cte("moved")
+        logged = (
+            sa.insert(events)
+            .from_select(
+                list(event),
+                sa.select(
+                    *(sa.literal(value, type_=events.c[name].type) for name, value in event.items())
+                ).select_from(changed),
+            )
+            .returning(events.c.id)
+        )
+        return len((await conn.execute(logged)).all()) == 1
+    if (await conn.execute(moved)).rowcount != 1:
+        return False
+    await record_events(conn, [event])
     return True

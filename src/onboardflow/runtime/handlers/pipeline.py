@@ -85,30 +85,16 @@ async def _begin(ctx: JobContext, prepare: Prepare | None) -> Begun | dict[str, 
             return {"outcome": "parked", "reason": "the batch is paused"}
         attempt = int(step["attempts"]) + 1
         now = utcnow()
+        started = {"attempts": attempt, "started_at": step["started_at"] or now, "next_attempt_at": None}
         if step["status"] == StepStatus.IN_PROGRESS.value:  # an interrupted attempt: run it again
             await store.update_step_values(conn, step_id, {"attempts": attempt})
         else:
-            await store.set_step(
-                conn,
-                step,
-                StepStatus.IN_PROGRESS,
-                actor=actor,
-                values={
-                    "attempts": attempt,
-                    "started_at": step["started_at"] or now,
-                    "next_attempt_at": None,
-                },
-            )
+            await store.set_step(conn, step, StepStatus.IN_PROGRESS, actor=actor, values=started)
+        step = {**step, **started, "status": StepStatus.IN_PROGRESS.value}
         if run["status"] != RegistrationStatus.IN_PROGRESS.value:
-            await store.set_run(
-                conn,
-                run,
-                RegistrationStatus.IN_PROGRESS,
-                actor=actor,
-                values={"started_at": run["started_at"] or now},
-            )
-        run = await store.lock_run(conn, None, run_id)
-        step = await store.get_step(conn, step_id)
+            running = {"started_at": run["started_at"] or now}
+            await store.set_run(conn, run, RegistrationStatus.IN_PROGRESS, actor=actor, values=running)
+            run = {**run, **running, "status": RegistrationStatus.IN_PROGRESS.value}
         data = await prepare(conn, run, step) if prepare is not None else {}
     return Begun(run=run, step=step, attempt=attempt, data=data)
 
@@ -169,6 +155,7 @@ async def _complete_and_advance(
         following.key if following else None,
         actor=actor,
         secrets=ctx.deps.secrets,
+        locked=begun.run,
     )
     return {"outcome": "completed", **result}
 
