@@ -63,21 +63,24 @@ def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
 
 
 class CpuMeter:
-    """CPU seconds spent by this process, by the children of ``parent_pid`` and by PostgreSQL's
-    processes, from the moment it is made until ``read`` (time of processes that end meanwhile is
-    lost, so read it before stopping the children)."""
+    """CPU seconds spent by this process, by the worker process ``worker_pid`` with its children,
+    and by PostgreSQL's processes, from the moment it is made until ``read`` (time of processes that
+    end meanwhile is lost, so read it before stopping the workers)."""
 
-    def __init__(self, parent_pid: int) -> None:
-        self._parent = psutil.Process(parent_pid)
+    def __init__(self, worker_pid: int) -> None:
+        self._worker = psutil.Process(worker_pid)
         self._driver = cpu_by_pid([psutil.Process()])
-        self._children = cpu_by_pid(self._parent.children(recursive=True))
+        self._workers = cpu_by_pid(self._worker_tree())
         self._database = cpu_by_pid(_postgres())
+
+    def _worker_tree(self) -> list[Any]:
+        return [self._worker, *self._worker.children(recursive=True)]
 
     def read(self) -> dict[str, float]:
         """``{"driver": s, "workers": s, "postgresql": s}`` since the meter was made."""
         return {
             "driver": cpu_since(self._driver, cpu_by_pid([psutil.Process()])),
-            "workers": cpu_since(self._children, cpu_by_pid(self._parent.children(recursive=True))),
+            "workers": cpu_since(self._workers, cpu_by_pid(self._worker_tree())),
             "postgresql": cpu_since(self._database, cpu_by_pid(_postgres())),
         }
 
