@@ -115,15 +115,8 @@ async def enqueue_steps(
     if not pairs:
         return
     queued = await enqueue_many(conn, [_step_job(run, step, None) for run, step in pairs])
-    now = utcnow()
-    await conn.execute(
-        sa.update(steps)
-        .where(steps.c.id == sa.bindparam("step_id"))
-        .values(job_id=sa.bindparam("queued_id"), updated_at=now),
-        [
-            {"step_id": step["id"], "queued_id": job.id}
-            for (_run, step), job in zip(pairs, queued, strict=True)
-        ],
+    await runs_store.point_steps_at_jobs(
+        conn, [step["id"] for _run, step in pairs], [job.id for job in queued]
     )
 
 

@@ -480,18 +480,23 @@ async def enqueue_sub_steps(
         )
         for sub_step in sub_steps
     ]
-    queued = await enqueue_many(conn, specs)
-    now = utcnow()
+    queued = [job.id for job in await enqueue_many(conn, specs)]
+    await point_steps_at_jobs(conn, [s["id"] for s in sub_steps], queued)
+    return queued
+
+
+async def point_steps_at_jobs(
+    conn: AsyncConnection, step_ids: Sequence[UUID], job_ids: Sequence[UUID]
+) -> None:
+    """Point each step at the queue job that runs its next attempt (one statement for all)."""
+    if not step_ids:
+        return
     await conn.execute(
         sa.update(steps)
         .where(steps.c.id == sa.bindparam("step_id"))
-        .values(job_id=sa.bindparam("queued"), updated_at=now),
-        [
-            {"step_id": sub_step["id"], "queued": job.id}
-            for sub_step, job in zip(sub_steps, queued, strict=True)
-        ],
+        .values(job_id=sa.bindparam("queued"), updated_at=utcnow()),
+        [{"step_id": step_id, "queued": job_id} for step_id, job_id in zip(step_ids, job_ids, strict=True)],
     )
-    return [job.id for job in queued]
 
 
 async def retry_later_or_fail(
