@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from hypothesis import settings
 
 from onboardflow.api.app import create_app
 from onboardflow.config import Settings
@@ -28,6 +29,10 @@ from onboardflow.store import migrate
 from onboardflow.store.engine import libpq_url
 
 PG_URL = os.environ.get("ONBOARDFLOW_TEST_DATABASE_URL")
+
+# No per-example deadline: on a shared machine a slow example is load, not a bug.
+settings.register_profile("onboardflow", deadline=None)
+settings.load_profile("onboardflow")
 
 DATABASES = [
     pytest.param("sqlite", id="sqlite"),

@@ -61,7 +61,9 @@ async def _complete_and_hand_over(
         await queue.complete_within(
             conn, job_id=job.id, attempt=job.attempts, result={}, duration_ms=1, worker_id=worker, now=NOW
         )
-        taken = await queue.hand_over(conn, queue="partner", worker_id=worker, terms=terms, now=NOW)
+        taken = await queue.hand_over(
+            conn, queue="partner", ended_job_id=job.id, worker_id=worker, terms=terms, now=NOW
+        )
     return await taken.job()
 
 
@@ -129,3 +131,24 @@ async def test_no_hand_over_beyond_a_lowered_limit(db: Database) -> None:
     taken = await _complete_and_hand_over(db, claim.jobs[1], "w1")
     assert taken is not None
     assert await _running(db) == 1
+
+
+async def test_no_hand_over_when_the_ended_job_did_not_complete(db: Database) -> None:
+    """A job taken back meanwhile (its completion matched nothing) frees no slot to hand over."""
+    await _enqueue(db, 4)
+    claim = await _claim(db, "w1", limit=10)
+    async with db.write() as conn:
+        taken = await queue.hand_over(
+            conn, queue="partner", ended_job_id=claim.jobs[0].id, worker_id="w1", terms=TERMS, now=NOW
+        )
+    assert await taken.job() is None
+    assert await _running(db) == 2
+
+
+async def test_a_claim_limited_by_the_workers_free_slots_does_not_call_the_queue_full(db: Database) -> None:
+    async with db.write() as conn:
+        await queue.set_queue(conn, "partner", concurrency_limit=5)
+    await _enqueue(db, 5)
+    claim = await _claim(db, "w1", limit=2)
+    assert len(claim.jobs) == 2
+    assert claim.full == frozenset(), "the worker ran out of slots, the queue did not"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +32,6 @@ class JobContext:
     deps: RuntimeDeps
     worker_id: str
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("onboardflow.jobs"))
-    started: float = field(default_factory=time.monotonic)
     completed_in_transaction: bool = False
     hand_over: HandOverTerms | None = None
     """When set, the handler may hand its slot in a limited queue to the queue's next job on these

@@ -86,8 +86,10 @@ class Worker:
         self._shares: dict[str, int] = {}
         self._freed_queues: set[str] = set()
         self._full: set[str] = set()
-        self._handed: dict[UUID, ClaimedJob] = {}
         """Limited queues the last claims left without room (a job of theirs must end first)."""
+        self._full_since = time.monotonic()
+        self._room_during_claim: set[str] = set()
+        self._handed: dict[UUID, ClaimedJob] = {}
         self._limited_at = 0.0
         self._last_prune = 0.0
         self._unsubscribe: Callable[[], None] | None = None
@@ -165,7 +167,10 @@ class Worker:
         if channel == JOBS_CHANNEL:
             room = payload.removeprefix(ROOM_PREFIX)
             if room != payload:
-                self._full.discard(room)  # a job of that limited queue ended: there is room again
+                # A job of that limited queue ended: there is room again (also for a claim in flight,
+                # which found the queue full before this).
+                self._full.discard(room)
+                self._room_during_claim.add(room)
                 self._wake.set()
             elif payload not in self._full:
                 # New jobs of a limited queue that is full cannot run before one of its jobs ends.
@@ -200,14 +205,18 @@ class Worker:
             done, pending = await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
             for waiter in pending:
                 waiter.cancel()
-            if not done:
-                self._full.clear()  # the poll looks at every queue again
+            if not done or time.monotonic() - self._full_since > poll:
+                # Every poll period, every queue is looked at again: room can come without a
+                # wake-up (a job taken back, a queue resumed or its limit raised, no LISTEN).
+                self._full.clear()
+                self._full_since = time.monotonic()
 
     async def _claim(self, limit: int) -> list[ClaimedJob]:
         async with self.db.write() as conn:
             if time.monotonic() - self._limited_at > LIMITS_REFRESH_SECONDS:
                 await self._refresh_limits(conn)
             limited = {name: n for name, n in self._shares.items() if name not in self._full}
+            self._room_during_claim = set()
             claim = await store.claim(
                 conn,
                 worker_id=self.id,
@@ -215,7 +224,7 @@ class Worker:
                 lease_seconds=self.settings.lease_seconds,
                 limited=limited,
             )
-        self._full = (self._full - limited.keys()) | claim.full
+        self._full = (self._full - limited.keys()) | (claim.full - self._room_during_claim)
         self.claimed_total += len(claim.jobs)
         return claim.jobs
 
@@ -239,9 +248,11 @@ class Worker:
         running = self._running.pop(job_id, None)
         self._cancelling.discard(job_id)
         handed = self._handed.pop(job_id, None)
-        if handed is not None:
-            self._start(handed)  # in the slot the finished job leaves (a stopping worker releases it)
+        if handed is not None and not self._stop.is_set():
+            self._start(handed)  # in the slot the finished job leaves
             return
+        if handed is not None:  # a stopping worker gives the job back, its attempt not counted
+            self._record(handed, self._released(handed, time.monotonic()))
         if running is not None:
             self._full.discard(running.job.queue)
         self._slot_freed.set()
@@ -281,14 +292,7 @@ class Worker:
                     job, started, JobStatus.CANCELLED, error="cancelled", error_kind="cancelled"
                 )
             elif self._releasing:
-                outcome = self._outcome(
-                    job,
-                    started,
-                    JobStatus.QUEUED,
-                    error="released by a stopping worker",
-                    error_kind="interrupted",
-                )
-                outcome = store.Outcome(**{**_fields(outcome), "uncount": True, "run_at": utcnow()})
+                outcome = self._released(job, started)
             else:
                 raise
         except AlreadyDoneError as exc:
@@ -324,6 +328,13 @@ class Worker:
             )
         log.warning("job %s (%s) failed: %s", job.id, job.job_type, decision.reason)
         return self._outcome(job, started, JobStatus.FAILED, error=message, error_kind=kind)
+
+    def _released(self, job: ClaimedJob, started: float) -> store.Outcome:
+        """Back to the queue, due now, the attempt not counted: a stopping worker let it go."""
+        outcome = self._outcome(
+            job, started, JobStatus.QUEUED, error="released by a stopping worker", error_kind="interrupted"
+        )
+        return store.Outcome(**{**_fields(outcome), "uncount": True, "run_at": utcnow()})
 
     @staticmethod
     def _outcome(job: ClaimedJob, started: float, status: JobStatus, **values: Any) -> store.Outcome:
@@ -400,8 +411,12 @@ class Worker:
                         conn,
                         worker_id=self.id,
                         lease_seconds=self.settings.lease_seconds,
+                        running=[*self._running, *(job.id for job in self._handed.values())],
                         stopping=self._stop.is_set(),
                     )
+                    # Shares change as workers come and go; a worker whose slots hand-overs keep
+                    # full would otherwise never claim, and never look again.
+                    await self._refresh_limits(conn)
             except StoreUnavailable as exc:
                 log.warning("heartbeat failed: %s", exc)
                 continue
@@ -443,6 +458,7 @@ class Worker:
                 return False
             report = await store.rescue_expired(conn, stale_after=self.settings.lease_seconds)
             await store.promote_due(conn)
+        async with self.db.write() as conn:  # apart: it may wait for a batch's row
             await batch_store.close_finished(conn, actor=f"worker:{self.id}")
         if report.requeued or report.failed or report.cancelled:
             log.warning(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -145,27 +145,6 @@ async def send(conn: AsyncConnection, module: str, name: str, params: Mapping[st
     values = {key: encode(value) for key, value in params.items()}
     try:
         return await (await _driver(conn)).execute(sql, values)
-    except Exception as exc:
-        _raise_as_sqlalchemy(exc, sql, values)
-        raise
-
-
-async def execute_many(
-    conn: AsyncConnection, module: str, name: str, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Run a named statement once per parameter set (pipelined on PostgreSQL)."""
-    if not rows:
-        return
-    dialect = conn.dialect.name
-    sql = _statement(module, name, dialect)
-    encode = _encoder(dialect)
-    values = [{key: encode(value) for key, value in row.items()} for row in rows]
-    driver = await _driver(conn)
-    try:
-        if dialect == "postgresql":
-            await driver.cursor().executemany(sql, values)
-        else:
-            await driver.executemany(sql, values)
     except Exception as exc:
         _raise_as_sqlalchemy(exc, sql, values)
         raise

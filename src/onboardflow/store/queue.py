@@ -465,15 +465,22 @@ class HandOverTerms:
 
 
 async def hand_over(
-    conn: AsyncConnection, *, queue: str, worker_id: str, terms: HandOverTerms, now: datetime
+    conn: AsyncConnection,
+    *,
+    queue: str,
+    ended_job_id: UUID,
+    worker_id: str,
+    terms: HandOverTerms,
+    now: datetime,
 ) -> HandOver:
     """Give the slot of a job of limited ``queue`` that completed in this transaction to the queue's
     next due job, claimed for the same worker (best priority, then FIFO), so that the worker goes on
     without a claim of its own. Nothing when the queue is paused, not limited, over its limit, or
     when the worker already holds its share of it (the slot is then free for another worker).
 
-    One job ends and one starts, so the limit holds without the queue's row lock that claims take.
-    On PostgreSQL the statement is sent without waiting inside ``driver_sql.pipelined``.
+    One job ends and one starts, so the limit holds without the queue's row lock that claims take:
+    nothing is handed over unless ``ended_job_id`` was completed earlier in this transaction (at
+    ``now``). On PostgreSQL the statement is sent without waiting inside ``driver_sql.pipelined``.
     """
     lease_until = now + timedelta(seconds=terms.lease_seconds)
     params = {
@@ -481,15 +488,26 @@ async def hand_over(
         "worker": worker_id,
         "now": now,
         "lease_until": lease_until,
-        "limit": 1,
         "share": terms.share,
+        "ended": ended_job_id,
     }
     if conn.dialect.name == "postgresql":
         return HandOver(conn, sent=await driver_sql.send(conn, "queue", "hand_over_postgresql", params))
+    if not await _completed_now(conn, ended_job_id, now):
+        return HandOver(conn)
     if await _queue_capacity_sqlite(conn, queue, worker_id=worker_id, share=terms.share) <= 0:
         return HandOver(conn)
     taken = await _claim_sqlite(conn, queue=queue, limit=1, params=params)
     return HandOver(conn, job=taken[0] if taken else None)
+
+
+async def _completed_now(conn: AsyncConnection, job_id: UUID, now: datetime) -> bool:
+    row = await conn.execute(
+        sa.select(jobs.c.id).where(
+            jobs.c.id == job_id, jobs.c.status == JobStatus.COMPLETED.value, jobs.c.completed_at == now
+        )
+    )
+    return row.first() is not None
 
 
 def _wake_if_requeued(
@@ -522,18 +540,34 @@ async def register_worker(
 
 
 async def heartbeat(
-    conn: AsyncConnection, *, worker_id: str, lease_seconds: float, stopping: bool = False
+    conn: AsyncConnection,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    running: Sequence[UUID],
+    stopping: bool = False,
 ) -> list[UUID]:
-    """Renew the worker's heartbeat and its jobs' leases; returns its jobs whose cancel was requested."""
+    """Renew the worker's heartbeat and the leases of the jobs it is running; returns its jobs
+    whose cancel was requested.
+
+    Only the jobs in ``running`` are renewed: a job claimed for this worker that it never started
+    (a hand-over whose commit the handler did not see) keeps its lease running out, and the
+    maintenance loop takes it back.
+    """
     now = utcnow()
     await conn.execute(
         sa.update(workers).where(workers.c.id == worker_id).values(heartbeat_at=now, stopping=stopping)
     )
-    await conn.execute(
-        sa.update(jobs)
-        .where(jobs.c.lease_owner == worker_id, jobs.c.status == JobStatus.IN_PROGRESS.value)
-        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
-    )
+    if running:
+        await conn.execute(
+            sa.update(jobs)
+            .where(
+                jobs.c.lease_owner == worker_id,
+                jobs.c.status == JobStatus.IN_PROGRESS.value,
+                jobs.c.id.in_(list(running)),
+            )
+            .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+        )
     return await cancel_requested_of(conn, worker_id)
 
 

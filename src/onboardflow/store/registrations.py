@@ -36,7 +36,7 @@ from onboardflow.store.paging import Page, fetch_page
 from onboardflow.store.queue import enqueue_many
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as runs
-from onboardflow.store.tables import registration_logs, restaurants
+from onboardflow.store.tables import registration_logs
 from onboardflow.store.transitions import apply_transition
 from onboardflow.store.types import utcnow
 
@@ -369,30 +369,6 @@ async def reopen_run(
     return keys
 
 
-async def record_result_ids(
-    conn: AsyncConnection, run: Mapping[str, Any], key: str, result: Mapping[str, Any]
-) -> None:
-    """Keep a sub-step's result on the run, and the Pumpd ids on the run and the restaurant."""
-    ids = dict(result.get("ids") or {})
-    results = {**(run.get("execution_results") or {}), key: dict(result)}
-    found = {name: str(ids[name]) for name in ("pumpd_user_id", "pumpd_restaurant_id") if ids.get(name)}
-    await update_run_values(conn, run["id"], {"execution_results": results, **found})
-    if found:
-        await conn.execute(
-            sa.update(restaurants)
-            .where(
-                restaurants.c.id == run["restaurant_id"],
-                restaurants.c.organisation_id == run["organisation_id"],
-            )
-            .values(**found, updated_at=utcnow())
-        )
-
-
-async def record_call(conn: AsyncConnection, **values: Any) -> None:
-    """Write one external call to ``registration_logs`` (the caller redacts secrets)."""
-    await conn.execute(sa.insert(registration_logs).values(**values, created_at=utcnow()))
-
-
 async def list_calls(conn: AsyncConnection, organisation_id: UUID, run_id: UUID) -> list[dict[str, Any]]:
     """The external calls of a run, oldest first."""
     rows = await conn.execute(
@@ -445,17 +421,6 @@ def step_job_spec(
         unique_key=f"{job_type}:{step['id']}:{generation}:{step['attempts']}",
         job_category="registration",
     )
-
-
-async def enqueue_sub_step(
-    conn: AsyncConnection,
-    run: Mapping[str, Any],
-    sub_step: Mapping[str, Any],
-    *,
-    run_at: datetime | None = None,
-) -> UUID:
-    """Queue one execution of a sub-step and point the sub-step at the queue job."""
-    return (await enqueue_sub_steps(conn, run, [sub_step], run_at=run_at))[0]
 
 
 async def enqueue_sub_steps(

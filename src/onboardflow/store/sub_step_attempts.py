@@ -291,14 +291,18 @@ async def end_attempt(
         async with sql.pipelined(conn):
             recorded = await _send_record_postgresql(conn, record)
             if terms is not None:
-                taken = await hand_over(conn, queue=job.queue, worker_id=worker_id, terms=terms, now=now)
+                taken = await hand_over(
+                    conn, queue=job.queue, ended_job_id=job.id, worker_id=worker_id, terms=terms, now=now
+                )
             if ready is not None:
                 await sql.commit(conn)
         await _check_recorded(conn, recorded)
     else:
         await _record_sqlite(conn, record)
         if terms is not None:
-            taken = await hand_over(conn, queue=job.queue, worker_id=worker_id, terms=terms, now=now)
+            taken = await hand_over(
+                conn, queue=job.queue, ended_job_id=job.id, worker_id=worker_id, terms=terms, now=now
+            )
     for queued in record.jobs:
         request_wakeup(conn, str(queued["queue"]))
     if ready is None:

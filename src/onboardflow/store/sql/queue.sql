@@ -29,19 +29,22 @@ SELECT name FROM queues WHERE name = ANY(:names) ORDER BY name FOR UPDATE;
 -- Claim due jobs of one limited queue (its row locked by an earlier statement), as many as its free
 -- capacity, the caller's free slots (:limit less what this claim took before it) and the caller's
 -- share of the queue (:share less the queue's jobs it runs) all allow.
--- Each row also says how much room there was (one row with only that when nothing was claimed; no
--- row when the queue is paused or no longer limited).
-WITH room AS (
+-- Each row also says how much room the queue had for the caller, its free slots left aside (one row
+-- with only that when nothing was claimed; no row when the queue is paused or no longer limited).
+WITH queue_room AS (
     SELECT GREATEST(0, LEAST(
-        CAST(:limit AS integer) - (SELECT count(*) FROM jobs
-                                   WHERE lease_owner = :worker AND status = 'in_progress'
-                                     AND started_at = :now),
         q.concurrency_limit - (SELECT count(*) FROM jobs WHERE queue = q.name AND status = 'in_progress'),
         CAST(:share AS integer) - (SELECT count(*) FROM jobs
                                    WHERE lease_owner = :worker AND status = 'in_progress'
                                      AND queue = q.name)
     )) AS n
     FROM queues q WHERE q.name = :queue AND NOT q.paused AND q.concurrency_limit IS NOT NULL
+), room AS (
+    SELECT queue_room.n AS queue_n, LEAST(queue_room.n, GREATEST(0,
+        CAST(:limit AS integer) - (SELECT count(*) FROM jobs
+                                   WHERE lease_owner = :worker AND status = 'in_progress'
+                                     AND started_at = :now))) AS n
+    FROM queue_room
 ), picked AS (
     SELECT id, status FROM jobs
     WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
@@ -60,7 +63,7 @@ WITH room AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
 )
-SELECT room.n AS room, claimed.* FROM room LEFT JOIN claimed ON true
+SELECT room.queue_n AS room, claimed.* FROM room LEFT JOIN claimed ON true
 ORDER BY claimed.priority DESC, claimed.run_at, claimed.id;
 
 -- name: pick_sqlite
@@ -175,13 +178,14 @@ SELECT organisation_id, 'job', id, 'in_progress', 'completed', :worker, :now FRO
 WHERE id = :id AND status = 'completed' AND completed_at = :now;
 
 -- name: hand_over_postgresql
--- A job of limited :queue completed earlier in this transaction: its slot goes to the queue's next
--- due job, claimed for the same worker, unless the queue is paused, over its limit (one lowered
--- meanwhile) or the worker holds its share (:share) of it. One for one, so the limit holds without
--- locking the queue's row.
+-- Job :ended of limited :queue completed earlier in this transaction (at :now): its slot goes to the
+-- queue's next due job, claimed for the same worker, unless the queue is paused, over its limit (one
+-- lowered meanwhile) or the worker holds its share (:share) of it. One for one, so the limit holds
+-- without locking the queue's row; nothing when :ended did not complete.
 WITH room AS (
     SELECT 1 FROM queues q
     WHERE q.name = :queue AND NOT q.paused AND q.concurrency_limit IS NOT NULL
+      AND EXISTS (SELECT 1 FROM jobs WHERE id = :ended AND status = 'completed' AND completed_at = :now)
       AND (SELECT count(*) FROM jobs WHERE queue = q.name AND status = 'in_progress') < q.concurrency_limit
       AND (SELECT count(*) FROM jobs
            WHERE lease_owner = :worker AND status = 'in_progress' AND queue = q.name) < :share

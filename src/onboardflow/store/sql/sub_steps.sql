@@ -13,18 +13,19 @@ SELECT name, contact_name, marketplace_url, website, menu, branding
 FROM restaurants WHERE id = :restaurant_id AND organisation_id = :organisation_id;
 
 -- name: start_sub_step
--- Mark a sub-step in progress for this attempt and job, if it is still in :current.
+-- Mark a sub-step in progress for this attempt and job, if it is still in :current and this job's.
 UPDATE registration_job_steps
 SET status = 'in_progress', attempts = :attempts, started_at = COALESCE(started_at, :now),
-    next_attempt_at = NULL, job_id = :job_id, updated_at = :now
-WHERE id = :step_id AND status = :current;
+    next_attempt_at = NULL, updated_at = :now
+WHERE id = :step_id AND status = :current AND job_id = :job_id;
 
 -- name: lock_run_postgresql
 -- Lock a run's row until the transaction ends: the sub-steps of one run finish in turn, and each
 -- sees the others' outcomes (``sub_steps_of_run`` must be a later statement, with a later snapshot).
+-- NO KEY UPDATE: sub-steps beginning meanwhile (KEY SHARE) need not wait; a cancel (UPDATE) does.
 SELECT organisation_id, restaurant_id, batch_job_id, status AS run_status, current_phase
 FROM registration_jobs WHERE id = :run_id
-FOR UPDATE;
+FOR NO KEY UPDATE;
 
 -- name: lock_run_sqlite
 -- A run's row (the SQLite writer already holds the database lock).
@@ -51,15 +52,6 @@ SET status = :status, result = :result, warning = :warning, error_message = :err
     completed_at = :completed_at, duration_ms = :duration_ms, next_attempt_at = :next_attempt_at,
     job_id = :next_job_id, updated_at = :now
 WHERE id = :step_id AND status = 'in_progress' AND job_id = :job_id;
-
--- name: keep_result_postgresql
--- Keep a completed sub-step's result (and the Pumpd ids it returned) on the run.
-UPDATE registration_jobs
-SET execution_results = jsonb_set(execution_results, ARRAY[CAST(:key AS text)], :result),
-    pumpd_user_id = COALESCE(:pumpd_user_id, pumpd_user_id),
-    pumpd_restaurant_id = COALESCE(:pumpd_restaurant_id, pumpd_restaurant_id),
-    current_phase = :current_phase, updated_at = :now
-WHERE id = :run_id;
 
 -- name: keep_result_sqlite
 -- Keep a completed sub-step's result (and the Pumpd ids it returned) on the run.
@@ -106,13 +98,15 @@ VALUES (:organisation_id, :entity_type, :entity_id, :batch_job_id, :registration
 -- Begin an attempt in one statement when nothing unusual happened (the sub-step is still this job's,
 -- may begin, and its run is active): the sub-step moves to in_progress with the next attempt number
 -- (logged, unless an interrupted attempt runs again), and what the Pumpd call needs comes back. No
--- row: something else happened, and the caller looks closer. The restaurant is the run's (the run is
+-- row: something else happened, and the caller looks closer. The run is share-locked, so a cancel that
+-- holds it (FOR UPDATE) is waited for, and then seen. The restaurant is the run's (the run is
 -- the organisation's), looked up by primary key alone: with the organisation in the condition too,
 -- PostgreSQL's planner may scan the organisation's index before the tables are first analysed.
 WITH run AS (
     SELECT id, organisation_id, batch_job_id, restaurant_id, execution_config, execution_results
     FROM registration_jobs
     WHERE id = :run_id AND organisation_id = :organisation_id AND status = ANY(:active)
+    FOR KEY SHARE
 ), prior AS (
     SELECT s.id, s.status FROM registration_job_steps s
     WHERE s.id = :step_id AND s.registration_job_id = :run_id AND s.job_id = :job_id
