@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from functools import cache
 from typing import Annotated, Any, Self
 from uuid import UUID
 
@@ -78,8 +79,13 @@ def _check_step(step_key: str) -> None:
 
 def answer_schema(step_key: str) -> dict[str, Any]:
     """The JSON schema of the answer to ``step_key``; for ``yolo_config``, a partial configuration
-    (merged over the prefilled one before it is validated)."""
+    (merged over the prefilled one before it is validated). Shared between callers: do not change it."""
     _check_step(step_key)
+    return _schema(step_key)
+
+
+@cache  # building a schema costs milliseconds, and every step that waits stores one
+def _schema(step_key: str) -> dict[str, Any]:
     if step_key == "company_search":
         return CompanySearchAnswer.model_json_schema()
     if step_key == "company_selection":

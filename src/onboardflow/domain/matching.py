@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import TypeVar
 
 NAME_WEIGHT = 0.85
@@ -57,6 +58,7 @@ def _fold(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
 
 
+@lru_cache(maxsize=4096)
 def normalise_company_name(name: str) -> str:
     """A company name reduced to what distinguishes it: ``"The Joe's Pizza (2019) NZ Ltd."`` ->
     ``"joes pizza"``.
@@ -88,12 +90,20 @@ def normalise_company_name(name: str) -> str:
 def name_similarity(left: str, right: str) -> float:
     """Similarity 0..1 of two company names after normalisation: the better of a character-level
     ratio (``difflib``) and the same ratio over sorted words (so word order does not matter)."""
-    a, b = normalise_company_name(left), normalise_company_name(right)
+    return _similarity(normalise_company_name(left), normalise_company_name(right))
+
+
+@lru_cache(maxsize=4096)  # a trading name and its legal-name guess normalise alike: scored once
+def _similarity(a: str, b: str) -> float:
     if not a or not b:
         return 0.0
     if a == b:
         return 1.0
-    return max(_ratio(a, b), _ratio(" ".join(sorted(a.split())), " ".join(sorted(b.split()))))
+    in_order = _ratio(a, b)
+    sorted_a, sorted_b = " ".join(sorted(a.split())), " ".join(sorted(b.split()))
+    if (sorted_a, sorted_b) == (a, b):
+        return in_order
+    return max(in_order, _ratio(sorted_a, sorted_b))
 
 
 def _ratio(a: str, b: str) -> float:

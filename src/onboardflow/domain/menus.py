@@ -57,6 +57,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any, Final, NoReturn
 from urllib.parse import urlsplit
 
@@ -124,10 +125,14 @@ _AUTO_PATTERNS = {
 # --- shared helpers ----------------------------------------------------------------------------------
 
 
+_SPACE: Final = re.compile(r"\s")
+
+
 def _fail(field: str, message: str) -> NoReturn:
     raise InvalidInput(field, message)
 
 
+@lru_cache(maxsize=16384)  # menus repeat names: a run reads its restaurant's menu several times
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
@@ -214,7 +219,7 @@ def _image_url(value: object, field: str) -> str | None:
         _fail(field, "expected a URL")
     url = value.strip()
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(char.isspace() for char in url):
+    if parts.scheme not in ("http", "https") or not parts.netloc or _SPACE.search(url):
         _fail(field, "must be an http(s) URL")
     return url
 

@@ -107,10 +107,13 @@ class SimulatedCompanies:
     def __init__(self, simulation: Simulation) -> None:
         self._sim = simulation
         self._companies: dict[str, CompanyDetails] = {}
+        self._at_address: dict[str, dict[str, CompanyDetails]] = {}
+        """The companies returned so far by the key of their registered address, by number."""
 
     def reset(self) -> None:
         """Forget every company returned so far."""
         self._companies.clear()
+        self._at_address.clear()
 
     async def search_by_name(self, name: str, *, idempotency_key: str | None = None) -> list[CompanySummary]:
         """Companies resembling ``name`` (see the module docstring)."""
@@ -128,7 +131,7 @@ class SimulatedCompanies:
         def effect() -> tuple[list[CompanySummary], Effect]:
             generated = self._generate_for_address(address)
             wanted = _address_key(address)
-            known = [c for c in self._companies.values() if _address_key(c.registered_address) == wanted]
+            known = list(self._at_address.get(wanted, {}).values())
             found = {company.company_number: company for company in [*generated, *known]}
             return sorted((self._summary(c) for c in found.values()), key=lambda s: s.name), "ok"
 
@@ -239,6 +242,7 @@ class SimulatedCompanies:
         if status == REMOVED:
             company = replace(company, directors=())
         self._companies[company.company_number] = company
+        self._at_address.setdefault(_address_key(address), {})[company.company_number] = company
         return company
 
     @staticmethod
