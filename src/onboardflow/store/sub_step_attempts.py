@@ -3,10 +3,11 @@
 ``start_attempt`` marks the sub-step in progress and reads what its Pumpd call needs;
 ``end_attempt`` records the call and how the attempt ended under the run's row lock: the sub-step's
 new state, the result on the run, the jobs of the sub-steps that became ready and the completion of
-the queue job that ran it. What changes is decided in Python by the domain's rules; on PostgreSQL
-each transaction then is one statement sent with its commit in a single round trip (the run's row is
-locked only while the server works, never while this process's event loop is busy elsewhere), on
-SQLite a few statements under the process's single writer. The rare turns of a run (a skip, its end,
+the queue job that ran it. What changes is decided in Python by the domain's rules. On PostgreSQL
+``start_attempt`` is one statement sent with its commit in a single round trip; ``end_attempt`` takes
+two: one locks the run's row and reads its sub-steps, the other sends what Python decided with the
+commit (so the lock is held for one decision of this process, never across the Pumpd call). On
+SQLite both are a few statements under the process's single writer. The rare turns of a run (a skip, its end,
 a retry of a failed run) go through ``registrations.schedule_ready`` and friends, which hold every
 rule of those turns.
 
