@@ -16,7 +16,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -65,7 +65,6 @@ class Worker:
         concurrency: int | None = None,
         worker_id: str | None = None,
         rng: random.Random | None = None,
-        on_outcome: Callable[[store.Outcome], Awaitable[None]] | None = None,
     ) -> None:
         self.deps = deps
         self.registry = registry
@@ -93,7 +92,6 @@ class Worker:
         self._limited_at = 0.0
         self._last_prune = 0.0
         self._unsubscribe: Callable[[], None] | None = None
-        self._on_outcome = on_outcome
         self.claimed_total = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -389,9 +387,6 @@ class Worker:
             if self._freed_queues:
                 freed, self._freed_queues = self._freed_queues, set()
                 self._room_freed(freed)
-            if self._on_outcome:
-                for outcome in batch:
-                    await self._on_outcome(outcome)
 
     # -- cancellation, heartbeats, maintenance -----------------------------------------------
 

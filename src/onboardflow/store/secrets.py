@@ -7,6 +7,7 @@ A field is secret when ``domain.redaction.is_secret_name`` says so. Its value is
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,8 @@ class SecretBox:
             algorithm=hashes.SHA256(), length=32, salt=b"onboardflow", info=b"stored-secrets"
         ).derive(secret_key.encode())
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        self.key_id = hashlib.sha256(b"key-id:" + derived).hexdigest()[:16]
+        """Names the key (boxes made from the same secret key share it) without revealing it."""
 
     def seal(self, value: Any) -> Any:
         """A copy with every secret string field encrypted (already sealed values are kept)."""

@@ -36,7 +36,7 @@ registration_jobs = Registry()
 _rng = random.Random()
 
 OPENED_CONFIGS_KEPT = 512
-_opened: OrderedDict[tuple[int, str], tuple[dict[str, Any], YoloConfig | dict[str, Any]]] = OrderedDict()
+_opened: OrderedDict[tuple[str, str], tuple[dict[str, Any], YoloConfig | dict[str, Any]]] = OrderedDict()
 
 
 def _opened_config(
@@ -45,7 +45,7 @@ def _opened_config(
     """A run's configuration with its secrets opened, and validated (or, when invalid, as it is, for
     ``build_payload`` to explain). Every sub-step of a run uses the same one, so a process keeps the
     last few: opening and validating cost more than the rest of building a payload."""
-    key = (id(secrets), json.dumps(sealed, sort_keys=True))
+    key = (secrets.key_id, json.dumps(sealed, sort_keys=True))
     found = _opened.get(key)
     if found is None:
         config = secrets.open(sealed)
