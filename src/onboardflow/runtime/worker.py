@@ -329,10 +329,15 @@ class Worker:
 
     def _released(self, job: ClaimedJob, started: float) -> store.Outcome:
         """Back to the queue, due now, the attempt not counted: a stopping worker let it go."""
-        outcome = self._outcome(
-            job, started, JobStatus.QUEUED, error="released by a stopping worker", error_kind="interrupted"
+        return self._outcome(
+            job,
+            started,
+            JobStatus.QUEUED,
+            error="released by a stopping worker",
+            error_kind="interrupted",
+            uncount=True,
+            run_at=utcnow(),
         )
-        return store.Outcome(**{**_fields(outcome), "uncount": True, "run_at": utcnow()})
 
     @staticmethod
     def _outcome(job: ClaimedJob, started: float, status: JobStatus, **values: Any) -> store.Outcome:
@@ -470,7 +475,3 @@ class Worker:
                     if await store.prune_finished(conn, older_than=cutoff) == 0:
                         break
         return True
-
-
-def _fields(outcome: store.Outcome) -> dict[str, Any]:
-    return {name: getattr(outcome, name) for name in outcome.__dataclass_fields__}
