@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onboardflow.domain.jobs import check_manual_retry, fair_share, interrupted_outcome
+from onboardflow.domain.jobs import check_manual_retry, fair_share, interrupted_outcome, queue_room
 from onboardflow.errors import InvalidTransition
 
 
@@ -47,3 +47,10 @@ def test_only_failed_or_cancelled_jobs_may_be_retried_by_hand() -> None:
 def test_an_interrupted_job_is_queued_again_until_its_retries_are_spent() -> None:
     assert interrupted_outcome(attempts=1, max_retries=3) == "queued"
     assert interrupted_outcome(attempts=4, max_retries=3) == "failed"
+
+
+def test_queue_room_is_the_free_capacity_at_most_what_is_left_of_the_share() -> None:
+    assert queue_room(limit=20, running=5, share=10, mine=2) == 8
+    assert queue_room(limit=20, running=18, share=10, mine=2) == 2
+    assert queue_room(limit=5, running=7, share=3, mine=0) == 0, "a lowered limit leaves no room"
+    assert queue_room(limit=20, running=10, share=3, mine=4) == 0

@@ -111,3 +111,11 @@ def fair_share(*, limit: int, concurrency: int, cluster_concurrency: int) -> int
     """
     total = max(cluster_concurrency, concurrency, 1)
     return max(1, -(-limit * concurrency // total))
+
+
+def queue_room(*, limit: int, running: int, share: int, mine: int) -> int:
+    """How many more jobs of a limited queue one worker may start: the queue's free capacity
+    (``limit`` less the ``running`` jobs of the whole cluster), and at most what is left of the
+    worker's ``share`` (``fair_share``) after the ``mine`` it runs. The claim and hand-over
+    statements of PostgreSQL (``store/sql/queue.sql``) compute the same in SQL."""
+    return max(0, min(limit - running, share - mine))

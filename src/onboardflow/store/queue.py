@@ -19,7 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboardflow.domain.jobs import ClaimedJob, JobSpec, check_manual_retry, interrupted_outcome
+from onboardflow.domain.jobs import (
+    ClaimedJob,
+    JobSpec,
+    check_manual_retry,
+    interrupted_outcome,
+    queue_room,
+)
 from onboardflow.domain.statuses import ACTIVE_JOB, FINAL_JOB, JobStatus, check_transition
 from onboardflow.errors import Conflict, NotFound
 from onboardflow.store import driver_sql
@@ -248,33 +254,28 @@ async def _claim_postgresql(conn: AsyncConnection, params: dict[str, Any], limit
 async def _queue_capacity_sqlite(
     conn: AsyncConnection, queue_name: str, *, worker_id: str, share: int
 ) -> int:
-    """Room in a limited queue for this worker: the queue's free capacity, at most its share left."""
+    """Room in a limited queue for this worker (``domain.jobs.queue_room``); none when it is paused
+    or no longer limited."""
+    in_queue = sa.and_(jobs.c.queue == queue_name, jobs.c.status == JobStatus.IN_PROGRESS.value)
+    running = sa.select(sa.func.count()).select_from(jobs).where(in_queue).scalar_subquery()
+    mine = (
+        sa.select(sa.func.count())
+        .select_from(jobs)
+        .where(in_queue, jobs.c.lease_owner == worker_id)
+        .scalar_subquery()
+    )
     row = (
         await conn.execute(
-            sa.select(queues.c.concurrency_limit, queues.c.paused).where(queues.c.name == queue_name)
+            sa.select(
+                queues.c.concurrency_limit, queues.c.paused, running.label("running"), mine.label("mine")
+            ).where(queues.c.name == queue_name)
         )
     ).first()
     if row is None or row.paused or row.concurrency_limit is None:
         return 0
-    running = (
-        await conn.execute(
-            sa.select(sa.func.count())
-            .select_from(jobs)
-            .where(jobs.c.queue == queue_name, jobs.c.status == JobStatus.IN_PROGRESS.value)
-        )
-    ).scalar_one()
-    mine = (
-        await conn.execute(
-            sa.select(sa.func.count())
-            .select_from(jobs)
-            .where(
-                jobs.c.queue == queue_name,
-                jobs.c.status == JobStatus.IN_PROGRESS.value,
-                jobs.c.lease_owner == worker_id,
-            )
-        )
-    ).scalar_one()
-    return max(0, min(int(row.concurrency_limit) - int(running), share - int(mine)))
+    return queue_room(
+        limit=int(row.concurrency_limit), running=int(row.running), share=share, mine=int(row.mine)
+    )
 
 
 async def _claim_sqlite(

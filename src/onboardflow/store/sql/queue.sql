@@ -28,7 +28,8 @@ SELECT name FROM queues WHERE name = ANY(:names) ORDER BY name FOR UPDATE;
 -- name: claim_limited_postgresql
 -- Claim due jobs of one limited queue (its row locked by an earlier statement), as many as its free
 -- capacity, the caller's free slots (:limit less what this claim took before it) and the caller's
--- share of the queue (:share less the queue's jobs it runs) all allow.
+-- share of the queue (:share less the queue's jobs it runs) all allow (``domain.jobs.queue_room``,
+-- with the caller's free slots on top).
 -- Each row also says how much room the queue had for the caller, its free slots left aside (one row
 -- with only that when nothing was claimed; no row when the queue is paused or no longer limited).
 WITH queue_room AS (
@@ -180,8 +181,8 @@ WHERE id = :id AND status = 'completed' AND completed_at = :now;
 -- name: hand_over_postgresql
 -- Job :ended of limited :queue completed earlier in this transaction (at :now): its slot goes to the
 -- queue's next due job, claimed for the same worker, unless the queue is paused, over its limit (one
--- lowered meanwhile) or the worker holds its share (:share) of it. One for one, so the limit holds
--- without locking the queue's row; nothing when :ended did not complete.
+-- lowered meanwhile) or the worker holds its share (:share) of it (``domain.jobs.queue_room``). One
+-- for one, so the limit holds without locking the queue's row; nothing when :ended did not complete.
 WITH room AS (
     SELECT 1 FROM queues q
     WHERE q.name = :queue AND NOT q.paused AND q.concurrency_limit IS NOT NULL
