@@ -14,6 +14,7 @@ from onboardflow.domain.batches import batch_outcome
 from onboardflow.domain.pipeline import PIPELINE_STEP_KEYS
 from onboardflow.domain.statuses import ACTIVE_REGISTRATION, BatchStatus
 from onboardflow.errors import NotFound
+from onboardflow.store import driver_sql
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.paging import Page, fetch_page
 from onboardflow.store.tables import registration_batch_jobs as batches
@@ -71,13 +72,10 @@ async def insert_batch(
 
 async def get_batch(conn: AsyncConnection, organisation_id: UUID | None, batch_id: UUID) -> dict[str, Any]:
     """One batch of the organisation (any organisation's when ``organisation_id`` is None)."""
-    query = sa.select(batches).where(batches.c.id == batch_id)
-    if organisation_id is not None:
-        query = query.where(batches.c.organisation_id == organisation_id)
-    row = (await conn.execute(query)).mappings().first()
-    if row is None:
+    rows = await driver_sql.select_where(conn, batches, {"id": batch_id})
+    if not rows or organisation_id not in (None, rows[0]["organisation_id"]):
         raise NotFound("batch")
-    return dict(row)
+    return rows[0]
 
 
 async def lock_batch(conn: AsyncConnection, organisation_id: UUID | None, batch_id: UUID) -> dict[str, Any]:
@@ -102,8 +100,8 @@ async def batch_status_of(conn: AsyncConnection, batch_id: UUID | None) -> str |
     """The status of a batch (``None`` for no batch)."""
     if batch_id is None:
         return None
-    value = (await conn.execute(sa.select(batches.c.status).where(batches.c.id == batch_id))).scalar()
-    return None if value is None else str(value)
+    rows = await driver_sql.select_where(conn, batches, {"id": batch_id})
+    return str(rows[0]["status"]) if rows else None
 
 
 async def set_batch(

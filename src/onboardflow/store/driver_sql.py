@@ -222,3 +222,132 @@ def _decode_json(value: Any) -> Any:
 
 def _decode_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
+
+
+# -- statements generated from a table's columns -------------------------------------------------
+
+
+def _cast_type(column: sa.Column[Any], dialect: sa.Dialect) -> str:
+    # Unbounded text for every string column: a cast to VARCHAR(n) would cut a longer value short
+    # where the assignment to the column rejects it.
+    if isinstance(column.type, sa.String):
+        return "TEXT"
+    return str(column.type.compile(dialect=dialect))
+
+
+def _placeholder(table: sa.Table, name: str, param: str, dialect: sa.Dialect) -> str:
+    if dialect.name == "postgresql":
+        return f"CAST(%({param})s AS {_cast_type(table.c[name], dialect)})"
+    return f":{param}"
+
+
+_generated: dict[tuple[Any, ...], str] = {}
+
+
+def _update_sql(
+    table: sa.Table, set_names: tuple[str, ...], where_names: tuple[str, ...], dialect: sa.Dialect
+) -> str:
+    key = ("update", table.name, set_names, where_names, dialect.name)
+    found = _generated.get(key)
+    if found is None:
+        sets = ", ".join(f"{n} = {_placeholder(table, n, 'v_' + n, dialect)}" for n in set_names)
+        where = " AND ".join(f"{n} = {_placeholder(table, n, 'w_' + n, dialect)}" for n in where_names)
+        found = _generated[key] = f"UPDATE {table.name} SET {sets} WHERE {where}"
+    return found
+
+
+def _insert_select_sql(table: sa.Table, names: tuple[str, ...], source: str, dialect: sa.Dialect) -> str:
+    key = ("insert", table.name, names, source, dialect.name)
+    found = _generated.get(key)
+    if found is None:
+        values = ", ".join(_placeholder(table, n, "e_" + n, dialect) for n in names)
+        columns = ", ".join(names)
+        tail = f"SELECT {values} FROM {source}" if source else f"VALUES ({values})"
+        found = _generated[key] = f"INSERT INTO {table.name} ({columns}) {tail}"
+    return found
+
+
+def _bind(table: sa.Table, prefix: str, values: Mapping[str, Any], dialect: str) -> dict[str, Any]:
+    encode = _encoder(dialect)
+    bound = {}
+    for name, value in values.items():
+        column_type = table.c[name].type
+        wrapped = Json(value) if isinstance(column_type, sa.JSON) and not isinstance(value, Json) else value
+        bound[prefix + name] = encode(wrapped)
+    return bound
+
+
+async def _run(conn: AsyncConnection, sql: str, params: Mapping[str, Any]) -> Any:
+    try:
+        return await (await _driver(conn)).execute(sql, params)
+    except Exception as exc:
+        _raise_as_sqlalchemy(exc, sql, params)
+        raise
+
+
+async def update_where(
+    conn: AsyncConnection, table: sa.Table, values: Mapping[str, Any], where: Mapping[str, Any]
+) -> int:
+    """``UPDATE table SET values WHERE`` each ``where`` column equals its value; the rows changed.
+
+    The statement is generated once per table and set of columns, values are encoded by the column
+    types (as SQLAlchemy would store them), and it runs on the driver connection."""
+    dialect = conn.dialect
+    sql = _update_sql(table, tuple(values), tuple(where), dialect)
+    params = {**_bind(table, "v_", values, dialect.name), **_bind(table, "w_", where, dialect.name)}
+    return int((await _run(conn, sql, params)).rowcount)
+
+
+async def update_logged(
+    conn: AsyncConnection,
+    table: sa.Table,
+    values: Mapping[str, Any],
+    where: Mapping[str, Any],
+    *,
+    log: sa.Table,
+    entry: Mapping[str, Any],
+) -> bool:
+    """``update_where`` for exactly one row, and the row ``entry`` inserted into ``log`` if (and only
+    if) it changed; on PostgreSQL one statement."""
+    dialect = conn.dialect
+    names = tuple(entry)
+    params = {
+        **_bind(table, "v_", values, dialect.name),
+        **_bind(table, "w_", where, dialect.name),
+        **_bind(log, "e_", entry, dialect.name),
+    }
+    if dialect.name == "postgresql":
+        key = ("logged", table.name, tuple(values), tuple(where), log.name, names)
+        sql = _generated.get(key)
+        if sql is None:
+            moved = _update_sql(table, tuple(values), tuple(where), dialect)
+            logged = _insert_select_sql(log, names, "moved", dialect)
+            sql = _generated[key] = f"WITH moved AS ({moved} RETURNING 1) {logged}"
+        return int((await _run(conn, sql, params)).rowcount) == 1
+    moved = await _run(conn, _update_sql(table, tuple(values), tuple(where), dialect), params)
+    if int(moved.rowcount) != 1:
+        return False
+    await _run(conn, _insert_select_sql(log, names, "", dialect), params)
+    return True
+
+
+async def select_where(
+    conn: AsyncConnection, table: sa.Table, where: Mapping[str, Any], *, for_update: bool = False
+) -> list[dict[str, Any]]:
+    """The rows of ``table`` whose ``where`` columns equal their values, decoded like ``fetch``'s;
+    ``for_update`` locks them for the rest of the transaction (PostgreSQL; SQLite's writer already
+    holds the database)."""
+    dialect = conn.dialect
+    key = ("select", table.name, tuple(where), for_update, dialect.name)
+    sql = _generated.get(key)
+    if sql is None:
+        condition = " AND ".join(f"{n} = {_placeholder(table, n, 'w_' + n, dialect)}" for n in where)
+        lock = " FOR UPDATE" if for_update and dialect.name == "postgresql" else ""
+        sql = _generated[key] = f"SELECT * FROM {table.name} WHERE {condition}{lock}"
+    cursor = await _run(conn, sql, _bind(table, "w_", where, dialect.name))
+    return await rows_of(conn, cursor, columns=_columns_of(table))
+
+
+@cache
+def _columns_of(table: sa.Table) -> dict[str, Any]:
+    return table_columns(table)

@@ -26,7 +26,7 @@ from onboardflow.domain.statuses import (
     RegistrationStatus,
     StepStatus,
 )
-from onboardflow.store import accounts
+from onboardflow.store import accounts, driver_sql
 from onboardflow.store import registrations as runs_store
 from onboardflow.store.actions import list_candidates
 from onboardflow.store.batches import get_batch, on_run_finished, reopen_batch
@@ -66,22 +66,11 @@ def public_candidate(candidate: Mapping[str, Any]) -> dict[str, Any]:
 
 async def step_of(conn: AsyncConnection, run_id: UUID, key: str) -> dict[str, Any]:
     """The pipeline step ``key`` of a run."""
-    row = (
-        (
-            await conn.execute(
-                sa.select(steps).where(
-                    steps.c.registration_job_id == run_id,
-                    steps.c.step_key == key,
-                    steps.c.parent_step_id.is_(None),
-                )
-            )
-        )
-        .mappings()
-        .first()
-    )
+    rows = await driver_sql.select_where(conn, steps, {"registration_job_id": run_id, "step_key": key})
+    row = next((r for r in rows if r["parent_step_id"] is None), None)
     if row is None:
         raise LookupError(f"run {run_id} has no step {key}")
-    return dict(row)
+    return row
 
 
 def _generation(step: Mapping[str, Any]) -> int:

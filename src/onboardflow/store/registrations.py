@@ -30,6 +30,7 @@ from onboardflow.domain.statuses import (
 )
 from onboardflow.domain.substeps import SUB_STEPS, current_phase, plan_next, reset_for_retry
 from onboardflow.errors import Conflict, NotFound
+from onboardflow.store import driver_sql
 from onboardflow.store.batches import on_run_finished
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.paging import Page, fetch_page
@@ -144,15 +145,10 @@ def _step_row(
 async def lock_run(conn: AsyncConnection, organisation_id: UUID | None, run_id: UUID) -> dict[str, Any]:
     """The run, locked for the rest of the transaction (``FOR UPDATE`` on PostgreSQL; SQLite's
     writer holds the database lock already)."""
-    query = sa.select(runs).where(runs.c.id == run_id)
-    if organisation_id is not None:
-        query = query.where(runs.c.organisation_id == organisation_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
-    if row is None:
+    rows = await driver_sql.select_where(conn, runs, {"id": run_id}, for_update=True)
+    if not rows or organisation_id not in (None, rows[0]["organisation_id"]):
         raise NotFound("registration job")
-    return dict(row)
+    return rows[0]
 
 
 async def get_run(conn: AsyncConnection, organisation_id: UUID, run_id: UUID) -> dict[str, Any]:
@@ -183,10 +179,10 @@ async def list_steps(conn: AsyncConnection, run_id: UUID) -> list[dict[str, Any]
 
 async def get_step(conn: AsyncConnection, step_id: UUID) -> dict[str, Any]:
     """One step or sub-step row."""
-    row = (await conn.execute(sa.select(steps).where(steps.c.id == step_id))).mappings().first()
-    if row is None:
+    rows = await driver_sql.select_where(conn, steps, {"id": step_id})
+    if not rows:
         raise NotFound("step")
-    return dict(row)
+    return rows[0]
 
 
 async def find_active_single_run(
@@ -307,12 +303,12 @@ async def set_run(
 
 async def update_run_values(conn: AsyncConnection, run_id: UUID, values: Mapping[str, Any]) -> None:
     """Change columns of a run other than its status."""
-    await conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values, updated_at=utcnow()))
+    await driver_sql.update_where(conn, runs, {**values, "updated_at": utcnow()}, {"id": run_id})
 
 
 async def update_step_values(conn: AsyncConnection, step_id: UUID, values: Mapping[str, Any]) -> None:
     """Change columns of a step other than its status."""
-    await conn.execute(sa.update(steps).where(steps.c.id == step_id).values(**values, updated_at=utcnow()))
+    await driver_sql.update_where(conn, steps, {**values, "updated_at": utcnow()}, {"id": step_id})
 
 
 async def reopen_run(

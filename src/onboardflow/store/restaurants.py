@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboardflow.domain.records import Restaurant
 from onboardflow.errors import NotFound
+from onboardflow.store import driver_sql
 from onboardflow.store.paging import Page, fetch_page
 from onboardflow.store.tables import restaurants
 from onboardflow.store.types import utcnow
@@ -38,20 +39,12 @@ async def insert_restaurants(
 
 async def get_restaurant(conn: AsyncConnection, organisation_id: UUID, restaurant_id: UUID) -> Restaurant:
     """One restaurant of the organisation; ``NotFound`` for any other."""
-    row = (
-        (
-            await conn.execute(
-                sa.select(restaurants).where(
-                    restaurants.c.id == restaurant_id, restaurants.c.organisation_id == organisation_id
-                )
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
+    # By primary key alone (the organisation checked here): with both in the condition, PostgreSQL's
+    # planner may scan the organisation's index before the table is first analysed.
+    rows = await driver_sql.select_where(conn, restaurants, {"id": restaurant_id})
+    if not rows or rows[0]["organisation_id"] != organisation_id:
         raise NotFound("restaurant")
-    return Restaurant.from_row(row)
+    return Restaurant.from_row(rows[0])
 
 
 async def list_restaurants(
@@ -70,11 +63,12 @@ async def update_restaurant(
     conn: AsyncConnection, organisation_id: UUID, restaurant_id: UUID, values: Mapping[str, Any]
 ) -> Restaurant:
     """Change the given fields of one restaurant of the organisation."""
-    result = await conn.execute(
-        sa.update(restaurants)
-        .where(restaurants.c.id == restaurant_id, restaurants.c.organisation_id == organisation_id)
-        .values(**values, updated_at=utcnow())
+    changed = await driver_sql.update_where(
+        conn,
+        restaurants,
+        {**values, "updated_at": utcnow()},
+        {"id": restaurant_id, "organisation_id": organisation_id},
     )
-    if result.rowcount != 1:
+    if changed != 1:
         raise NotFound("restaurant")
     return await get_restaurant(conn, organisation_id, restaurant_id)

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboardflow.domain.statuses import check_transition
-from onboardflow.store.events import event_row, record_events
+from onboardflow.store import driver_sql
+from onboardflow.store.events import event_row
 from onboardflow.store.tables import events
 from onboardflow.store.types import utcnow
 
@@ -37,13 +38,12 @@ async def apply_transition(
     the row was no longer ``current`` (someone else moved it); nothing is written then.
     """
     check_transition(family, current, target)
-    where = [table.c.id == row_id, table.c.status == current]
+    where: dict[str, Any] = {"id": row_id, "status": current}
     if organisation_id is not None:
-        where.append(table.c.organisation_id == organisation_id)
+        where["organisation_id"] = organisation_id
     update_values: dict[str, Any] = {"status": target, **(values or {})}
     if "updated_at" in table.c:
         update_values.setdefault("updated_at", utcnow())
-    moved = sa.update(table).where(*where).values(**update_values)
     event = event_row(
         organisation_id=organisation_id,
         entity_type=family,
@@ -56,21 +56,5 @@ async def apply_transition(
         batch_job_id=batch_job_id,
         registration_job_id=registration_job_id,
     )
-    if conn.dialect.name == "postgresql":
-        # One statement: the event row is written only if the update moved the row.
-        changed = moved.returning(table.c.id).cte("moved")
-        logged = (
-            sa.insert(events)
-            .from_select(
-                list(event),
-                sa.select(
-                    *(sa.literal(value, type_=events.c[name].type) for name, value in event.items())
-                ).select_from(changed),
-            )
-            .returning(events.c.id)
-        )
-        return len((await conn.execute(logged)).all()) == 1
-    if (await conn.execute(moved)).rowcount != 1:
-        return False
-    await record_events(conn, [event])
-    return True
+    # One statement on PostgreSQL: the event row is written only if the update moved the row.
+    return await driver_sql.update_logged(conn, table, update_values, where, log=events, entry=event)
