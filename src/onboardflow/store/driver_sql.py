@@ -15,6 +15,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -298,6 +299,16 @@ async def update_where(
     return int((await _run(conn, sql, params)).rowcount)
 
 
+async def update_returning(
+    conn: AsyncConnection, table: sa.Table, values: Mapping[str, Any], where: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """``update_where`` that returns the rows as they are after it (decoded like ``fetch``'s)."""
+    dialect = conn.dialect
+    sql = _update_sql(table, tuple(values), tuple(where), dialect) + " RETURNING *"
+    params = {**_bind(table, "v_", values, dialect.name), **_bind(table, "w_", where, dialect.name)}
+    return await rows_of(conn, await _run(conn, sql, params), columns=_columns_of(table))
+
+
 async def update_logged(
     conn: AsyncConnection,
     table: sa.Table,
@@ -337,6 +348,21 @@ async def select_where(
     """The rows of ``table`` whose ``where`` columns equal their values, decoded like ``fetch``'s;
     ``for_update`` locks them for the rest of the transaction (PostgreSQL; SQLite's writer already
     holds the database)."""
+    return await selected(conn, await send_select(conn, table, where, for_update=for_update))
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """A ``send_select`` on its way: the table it reads and the driver cursor."""
+
+    table: sa.Table
+    cursor: Any
+
+
+async def send_select(
+    conn: AsyncConnection, table: sa.Table, where: Mapping[str, Any], *, for_update: bool = False
+) -> Selection:
+    """``select_where`` sent without waiting inside ``pipelined``; ``selected`` gives its rows."""
     dialect = conn.dialect
     key = ("select", table.name, tuple(where), for_update, dialect.name)
     sql = _generated.get(key)
@@ -344,8 +370,12 @@ async def select_where(
         condition = " AND ".join(f"{n} = {_placeholder(table, n, 'w_' + n, dialect)}" for n in where)
         lock = " FOR UPDATE" if for_update and dialect.name == "postgresql" else ""
         sql = _generated[key] = f"SELECT * FROM {table.name} WHERE {condition}{lock}"
-    cursor = await _run(conn, sql, _bind(table, "w_", where, dialect.name))
-    return await rows_of(conn, cursor, columns=_columns_of(table))
+    return Selection(table, await _run(conn, sql, _bind(table, "w_", where, dialect.name)))
+
+
+async def selected(conn: AsyncConnection, selection: Selection) -> list[dict[str, Any]]:
+    """The rows of a ``send_select``."""
+    return await rows_of(conn, selection.cursor, columns=_columns_of(selection.table))
 
 
 @cache

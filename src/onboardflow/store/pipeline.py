@@ -20,6 +20,7 @@ from onboardflow.domain.answers import answer_schema
 from onboardflow.domain.batches import parse_batch_settings
 from onboardflow.domain.enrichment import prefill_search_terms, prefill_yolo_config, preselected_candidate
 from onboardflow.domain.jobs import JobSpec
+from onboardflow.domain.records import Restaurant
 from onboardflow.domain.statuses import (
     ACTIVE_REGISTRATION,
     FINAL_STEP,
@@ -28,13 +29,14 @@ from onboardflow.domain.statuses import (
 )
 from onboardflow.store import accounts, driver_sql
 from onboardflow.store import registrations as runs_store
-from onboardflow.store.actions import list_candidates
+from onboardflow.store.actions import CANDIDATE_COLUMNS, list_candidates
 from onboardflow.store.batches import get_batch, on_run_finished, reopen_batch
 from onboardflow.store.queue import enqueue, enqueue_many
 from onboardflow.store.restaurants import get_restaurant
 from onboardflow.store.secrets import SecretBox
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as run_table
+from onboardflow.store.tables import restaurants as restaurant_table
 from onboardflow.store.types import utcnow
 
 PIPELINE_QUEUE = "pipeline"
@@ -71,6 +73,30 @@ async def step_of(conn: AsyncConnection, run_id: UUID, key: str) -> dict[str, An
     if row is None:
         raise LookupError(f"run {run_id} has no step {key}")
     return row
+
+
+async def choice_of(
+    conn: AsyncConnection, run: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """What the company details step reads, in one round trip on PostgreSQL: the run's restaurant
+    row, its ``company_selection`` and ``company_search`` steps and its current candidates."""
+    run_id = run["id"]
+    async with driver_sql.pipelined(conn):
+        restaurant = await driver_sql.send_select(conn, restaurant_table, {"id": run["restaurant_id"]})
+        keyed = [
+            await driver_sql.send_select(conn, steps, {"registration_job_id": run_id, "step_key": key})
+            for key in ("company_selection", "company_search")
+        ]
+        found = await driver_sql.send(conn, "pipeline", "candidates_of_run", {"run_id": run_id})
+        restaurant_rows = await driver_sql.selected(conn, restaurant)
+        selection, search = [
+            next(r for r in await driver_sql.selected(conn, sent) if r["parent_step_id"] is None)
+            for sent in keyed
+        ]
+        candidates = await driver_sql.rows_of(conn, found, columns=CANDIDATE_COLUMNS)
+    if not restaurant_rows or restaurant_rows[0]["organisation_id"] != run["organisation_id"]:
+        raise LookupError(f"run {run_id} has no restaurant")
+    return restaurant_rows[0], selection, search, candidates
 
 
 def _generation(step: Mapping[str, Any]) -> int:
@@ -183,25 +209,33 @@ async def open_step(
     actor: str,
     secrets: SecretBox,
     locked: Mapping[str, Any] | None = None,
+    step_row: Mapping[str, Any] | None = None,
+    restaurant: Restaurant | None = None,
 ) -> None:
     """Start step ``key`` of a run (``None``: nothing follows). See the module docstring.
 
-    ``locked`` is the run as the caller locked it in this transaction, if it did (it is not read
-    again then).
+    ``locked`` is the run as the caller locked it in this transaction, if it did; ``step_row`` the
+    step and ``restaurant`` the run's restaurant as the caller read them after taking that lock
+    (none of them is read again then).
     """
     if key is None:
         return
     run = dict(locked) if locked is not None else await runs_store.lock_run(conn, None, run_id)
     if run["status"] not in ACTIVE_REGISTRATION:
         return
-    step = await step_of(conn, run_id, key)
+    step = dict(step_row) if step_row is not None else await step_of(conn, run_id, key)
     if run.get("current_step") != key:
         await runs_store.update_run_values(conn, run_id, {"current_step": key})
         run["current_step"] = key
     now = utcnow()
+
+    async def restaurant_of_run() -> Restaurant:
+        if restaurant is not None:
+            return restaurant
+        return await get_restaurant(conn, run["organisation_id"], run["restaurant_id"])
+
     if key == "company_search":
-        restaurant = await get_restaurant(conn, run["organisation_id"], run["restaurant_id"])
-        terms = prefill_search_terms(restaurant.to_dict())
+        terms = prefill_search_terms((await restaurant_of_run()).to_dict())
         await wait_for_answer(conn, run, step, needs={"search_terms": terms}, actor=actor)
     elif key == "company_selection":
         candidates = await list_candidates(conn, run_id)
@@ -245,10 +279,10 @@ async def open_step(
         else:
             await queue_automatic(conn, run, step, actor=actor)
     elif key == "yolo_config":
-        restaurant = await get_restaurant(conn, run["organisation_id"], run["restaurant_id"])
+        current = await restaurant_of_run()
         organisation = await accounts.get_organisation(conn, run["organisation_id"])
         defaults = secrets.open(organisation.settings).get("yolo_defaults") or {}
-        prefilled = prefill_yolo_config(restaurant.to_dict(), defaults if isinstance(defaults, dict) else {})
+        prefilled = prefill_yolo_config(current.to_dict(), defaults if isinstance(defaults, dict) else {})
         await wait_for_answer(conn, run, step, needs={"prefilled": secrets.seal(prefilled)}, actor=actor)
     else:
         await queue_automatic(conn, run, step, actor=actor)

@@ -151,6 +151,55 @@ async def lock_run(conn: AsyncConnection, organisation_id: UUID | None, run_id: 
     return rows[0]
 
 
+@dataclass(frozen=True, slots=True)
+class LockedStep:
+    """A run locked for the rest of the transaction, one of its steps and its batch's status."""
+
+    run: dict[str, Any]
+    step: dict[str, Any]
+    batch_status: str | None
+    following: dict[str, Any] | None = None
+    """The step asked for as the one that follows (``lock_run_and_step(following=...)``)."""
+
+
+async def lock_run_and_step(
+    conn: AsyncConnection,
+    organisation_id: UUID | None,
+    run_id: UUID,
+    step_id: UUID,
+    *,
+    following: str | None = None,
+) -> LockedStep:
+    """``lock_run``, the step ``step_id`` of the run, the status of the run's batch and, when
+    ``following`` names one, the run's pipeline step of that key, read after the lock was taken, in
+    one round trip on PostgreSQL (the step job's begin and end)."""
+    async with driver_sql.pipelined(conn):
+        locked = await driver_sql.send_select(conn, runs, {"id": run_id}, for_update=True)
+        step = await driver_sql.send_select(conn, steps, {"id": step_id})
+        batch = await driver_sql.send(conn, "pipeline", "batch_status_of_run", {"run_id": run_id})
+        after = (
+            None
+            if following is None
+            else await driver_sql.send_select(
+                conn, steps, {"registration_job_id": run_id, "step_key": following}
+            )
+        )
+        run_rows = await driver_sql.selected(conn, locked)
+        step_rows = await driver_sql.selected(conn, step)
+        batch_rows = await driver_sql.rows_of(conn, batch)
+        after_rows = [] if after is None else await driver_sql.selected(conn, after)
+    if not run_rows or organisation_id not in (None, run_rows[0]["organisation_id"]):
+        raise NotFound("registration job")
+    if not step_rows or step_rows[0]["registration_job_id"] != run_id:
+        raise NotFound("step")
+    return LockedStep(
+        run=run_rows[0],
+        step=step_rows[0],
+        batch_status=str(batch_rows[0]["status"]) if batch_rows else None,
+        following=next((r for r in after_rows if r["parent_step_id"] is None), None),
+    )
+
+
 async def get_run(conn: AsyncConnection, organisation_id: UUID, run_id: UUID) -> dict[str, Any]:
     """One run of the organisation."""
     row = (

@@ -63,12 +63,12 @@ async def update_restaurant(
     conn: AsyncConnection, organisation_id: UUID, restaurant_id: UUID, values: Mapping[str, Any]
 ) -> Restaurant:
     """Change the given fields of one restaurant of the organisation."""
-    changed = await driver_sql.update_where(
+    changed = await driver_sql.update_returning(
         conn,
         restaurants,
         {**values, "updated_at": utcnow()},
         {"id": restaurant_id, "organisation_id": organisation_id},
     )
-    if changed != 1:
+    if len(changed) != 1:
         raise NotFound("restaurant")
-    return await get_restaurant(conn, organisation_id, restaurant_id)
+    return Restaurant.from_row(changed[0])

@@ -23,6 +23,7 @@ from onboardflow.domain import menus
 from onboardflow.domain.batches import may_start_automatic_step
 from onboardflow.domain.enrichment import company_record, contact_fields, rank_candidates
 from onboardflow.domain.pipeline import next_step
+from onboardflow.domain.records import Restaurant
 from onboardflow.domain.statuses import (
     ACTIVE_REGISTRATION,
     ATTEMPTABLE_STEP,
@@ -37,7 +38,6 @@ from onboardflow.store import actions as actions_store
 from onboardflow.store import pipeline as flow
 from onboardflow.store import registrations as store
 from onboardflow.store import restaurants as restaurant_store
-from onboardflow.store.batches import batch_status_of
 from onboardflow.store.types import utcnow
 
 pipeline_jobs = Registry()
@@ -52,6 +52,8 @@ class Begun:
     step: dict[str, Any]
     attempt: int
     data: dict[str, Any] = field(default_factory=dict)
+    following: dict[str, Any] | None = None
+    """The step that follows, read with the run's lock when the outcome is recorded."""
 
 
 Prepare = Callable[[Any, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -74,13 +76,13 @@ async def _begin(ctx: JobContext, prepare: Prepare | None) -> Begun | dict[str, 
     step_id = UUID(ctx.payload["step_id"])
     actor = _actor(ctx)
     async with ctx.deps.db.write() as conn:
-        run = await store.lock_run(conn, ctx.job.organisation_id, run_id)
-        step = await store.get_step(conn, step_id)
+        locked = await store.lock_run_and_step(conn, ctx.job.organisation_id, run_id, step_id)
+        run, step = locked.run, locked.step
         if step["job_id"] != ctx.job.id:
             return {"outcome": "superseded"}
         if run["status"] not in ACTIVE_REGISTRATION or step["status"] not in ATTEMPTABLE_STEP:
             return {"outcome": "nothing to do", "step": step["status"], "run": run["status"]}
-        if not may_start_automatic_step(await batch_status_of(conn, run["batch_job_id"])):
+        if not may_start_automatic_step(locked.batch_status):
             await store.update_step_values(conn, step_id, {"job_id": None})
             return {"outcome": "parked", "reason": "the batch is paused"}
         attempt = int(step["attempts"]) + 1
@@ -114,15 +116,18 @@ async def run_step(ctx: JobContext, prepare: Prepare | None, work: Work, finish:
         error = exc  # classified by the retry policy below
     actor = _actor(ctx)
     async with ctx.deps.db.write() as conn:
-        run = await store.lock_run(conn, None, begun.run["id"])
-        step = await store.get_step(conn, begun.step["id"])
+        following = next_step(begun.step["step_key"])
+        locked = await store.lock_run_and_step(
+            conn, None, begun.run["id"], begun.step["id"], following=following.key if following else None
+        )
+        run, step = locked.run, locked.step
         if (
             step["status"] != StepStatus.IN_PROGRESS.value
             or step["job_id"] != ctx.job.id
             or run["status"] not in ACTIVE_REGISTRATION
         ):
             return {"outcome": "discarded", "step": step["status"], "run": run["status"]}
-        fresh = Begun(run=run, step=step, attempt=begun.attempt, data=begun.data)
+        fresh = Begun(run=run, step=step, attempt=begun.attempt, data=begun.data, following=locked.following)
         if error is None and result is not None:
             return await finish(ctx, conn, fresh, result)
         assert error is not None
@@ -144,10 +149,17 @@ async def run_step(ctx: JobContext, prepare: Prepare | None, work: Work, finish:
 
 
 async def _complete_and_advance(
-    ctx: JobContext, conn: Any, begun: Begun, *, result: dict[str, Any], values: dict[str, Any] | None = None
+    ctx: JobContext,
+    conn: Any,
+    begun: Begun,
+    *,
+    result: dict[str, Any],
+    restaurant: Restaurant | None = None,
 ) -> dict[str, Any]:
+    """Complete the step and open the next one; ``restaurant`` is the run's restaurant as this
+    transaction just wrote it, if it did."""
     actor = _actor(ctx)
-    await flow.complete_step(conn, begun.step, actor=actor, values={"result": result, **(values or {})})
+    await flow.complete_step(conn, begun.step, actor=actor, values={"result": result})
     following = next_step(begun.step["step_key"])
     await flow.open_step(
         conn,
@@ -156,6 +168,8 @@ async def _complete_and_advance(
         actor=actor,
         secrets=ctx.deps.secrets,
         locked=begun.run,
+        step_row=begun.following,
+        restaurant=restaurant,
     )
     return {"outcome": "completed", **result}
 
@@ -208,7 +222,7 @@ async def _finish_extraction(
         )
         return {"outcome": "skipped", "reason": reason}
     menu, branding = result["menu"], result["branding"]
-    await restaurant_store.update_restaurant(
+    updated = await restaurant_store.update_restaurant(
         conn, begun.run["organisation_id"], begun.run["restaurant_id"], {"menu": menu, "branding": branding}
     )
     summary = {
@@ -217,7 +231,7 @@ async def _finish_extraction(
         "items": sum(len(c["items"]) for c in menu["categories"]),
         "logo": bool(branding.get("logo_url")),
     }
-    return await _complete_and_advance(ctx, conn, begun, result=summary)
+    return await _complete_and_advance(ctx, conn, begun, result=summary, restaurant=updated)
 
 
 @pipeline_jobs.register(flow.STEP_JOB_TYPES["extraction"], queue=flow.PIPELINE_QUEUE, timeout_seconds=300)
@@ -260,19 +274,15 @@ async def company_search_step(ctx: JobContext) -> dict[str, Any]:
 
 
 async def _load_choice(conn: Any, run: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
-    data = await _load_restaurant(conn, run, step)
+    restaurant, selection, search, candidates = await flow.choice_of(conn, run)
     override = (step["input"] or {}).get("company_number")
-    selection = await flow.step_of(conn, run["id"], "company_selection")
-    search = await flow.step_of(conn, run["id"], "company_search")
     number, chosen = override, None
     if number is None:
         wanted = str((selection["answer"] or {}).get("candidate_id"))
-        chosen = next(
-            (c for c in await actions_store.list_candidates(conn, run["id"]) if str(c["id"]) == wanted), None
-        )
+        chosen = next((c for c in candidates if str(c["id"]) == wanted), None)
         number = chosen["company_number"] if chosen is not None else None
     return {
-        **data,
+        "restaurant": Restaurant.from_row(restaurant).to_dict(),
         "company_number": number,
         "company": None
         if chosen is None
@@ -324,7 +334,7 @@ async def _finish_details(ctx: JobContext, conn: Any, begun: Begun, result: dict
         conn, begun.run["organisation_id"], begun.run["restaurant_id"]
     )
     filled = contact_fields(current.to_dict(), company)
-    await restaurant_store.update_restaurant(
+    updated = await restaurant_store.update_restaurant(
         conn, begun.run["organisation_id"], restaurant["id"], {"company": company, **filled}
     )
     summary = {
@@ -332,7 +342,7 @@ async def _finish_details(ctx: JobContext, conn: Any, begun: Begun, result: dict
         "legal_name": company["legal_name"],
         "filled": sorted(filled),
     }
-    return await _complete_and_advance(ctx, conn, begun, result=summary)
+    return await _complete_and_advance(ctx, conn, begun, result=summary, restaurant=updated)
 
 
 @pipeline_jobs.register(
@@ -354,13 +364,13 @@ async def execution_step(ctx: JobContext) -> dict[str, Any]:
     actor = _actor(ctx)
     secrets = ctx.deps.secrets
     async with ctx.deps.db.write() as conn:
-        run = await store.lock_run(conn, ctx.job.organisation_id, run_id)
-        step = await store.get_step(conn, step_id)
+        locked = await store.lock_run_and_step(conn, ctx.job.organisation_id, run_id, step_id)
+        run, step = locked.run, locked.step
         if step["job_id"] != ctx.job.id:
             return {"outcome": "superseded"}
         if run["status"] not in ACTIVE_REGISTRATION or step["status"] != StepStatus.PENDING.value:
             return {"outcome": "nothing to do", "step": step["status"], "run": run["status"]}
-        if not may_start_automatic_step(await batch_status_of(conn, run["batch_job_id"])):
+        if not may_start_automatic_step(locked.batch_status):
             await store.update_step_values(conn, step_id, {"job_id": None})
             return {"outcome": "parked", "reason": "the batch is paused"}
         approved = await flow.step_of(conn, run_id, "yolo_config")
