@@ -87,9 +87,16 @@ async def _answer_in(
     found = await store.get_org_step(conn, principal.organisation_id, step_id)
     if found is None:
         raise NotFound("step")
-    run = await runs_store.lock_run(conn, principal.organisation_id, found["registration_job_id"])
-    step = await runs_store.get_step(conn, step_id)
-    key = step["step_key"]
+    key = found["step_key"]
+    following = next_step(key)
+    locked = await runs_store.lock_run_and_step(
+        conn,
+        principal.organisation_id,
+        found["registration_job_id"],
+        step_id,
+        following=following.key if following and key != "company_search" else None,
+    )
+    run, step = locked.run, locked.step
     if step["status"] != StepStatus.ACTION_REQUIRED.value or run["status"] not in ACTIVE_REGISTRATION:
         raise Conflict(f"step {key} is {step['status']}, not waiting for an answer")
     needs = dict(step["input"] or {})
@@ -113,16 +120,18 @@ async def _answer_in(
         await runs_store.set_step(
             conn, step, StepStatus.PENDING, actor=principal.actor, reason="answered", values=recorded
         )
-        await flow.queue_automatic(conn, run, await runs_store.get_step(conn, step_id), actor=principal.actor)
+        answered = {**step, **recorded, "status": StepStatus.PENDING.value}
+        await flow.queue_automatic(conn, run, answered, actor=principal.actor)
     else:
         await flow.complete_step(conn, step, actor=principal.actor, reason="answered", values=recorded)
-        following = next_step(key)
         await flow.open_step(
             conn,
             run["id"],
             following.key if following else None,
             actor=principal.actor,
             secrets=services.secrets,
+            locked=run,
+            step_row=locked.following,
         )
     return {"step_id": step_id, "step_key": key, "registration_job_id": run["id"], "answer": redact(answer)}
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboardflow.domain.statuses import StepStatus
+from onboardflow.store import driver_sql
 from onboardflow.store.engine import translate_errors
 from onboardflow.store.paging import Page, fetch_page
 from onboardflow.store.tables import company_candidates as candidates
@@ -18,6 +19,8 @@ from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as runs
 from onboardflow.store.tables import restaurants
 from onboardflow.store.types import utcnow
+
+CANDIDATE_COLUMNS = driver_sql.table_columns(candidates)
 
 
 @asynccontextmanager
@@ -79,9 +82,11 @@ async def list_candidates(
     conn: AsyncConnection, run_id: UUID, *, include_removed: bool = False
 ) -> list[dict[str, Any]]:
     """A run's candidates, best first."""
-    query = sa.select(candidates).where(candidates.c.registration_job_id == run_id)
     if not include_removed:
-        query = query.where(candidates.c.removed_at.is_(None))
+        return await driver_sql.fetch(
+            conn, "pipeline", "candidates_of_run", {"run_id": run_id}, columns=CANDIDATE_COLUMNS
+        )
+    query = sa.select(candidates).where(candidates.c.registration_job_id == run_id)
     rows = await conn.execute(query.order_by(candidates.c.score.desc(), candidates.c.name, candidates.c.id))
     return [dict(r) for r in rows.mappings()]
 
@@ -161,13 +166,5 @@ async def waiting_step_ids(
 
 async def get_org_step(conn: AsyncConnection, organisation_id: UUID, step_id: UUID) -> dict[str, Any] | None:
     """One step of the organisation, or None."""
-    row = (
-        (
-            await conn.execute(
-                sa.select(steps).where(steps.c.id == step_id, steps.c.organisation_id == organisation_id)
-            )
-        )
-        .mappings()
-        .first()
-    )
-    return None if row is None else dict(row)
+    rows = await driver_sql.select_where(conn, steps, {"id": step_id})
+    return rows[0] if rows and rows[0]["organisation_id"] == organisation_id else None
