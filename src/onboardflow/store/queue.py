@@ -560,13 +560,21 @@ async def heartbeat(
         sa.update(workers).where(workers.c.id == worker_id).values(heartbeat_at=now, stopping=stopping)
     )
     if running:
-        await conn.execute(
-            sa.update(jobs)
+        # A job row another transaction holds (its outcome being recorded) is skipped, not waited
+        # for: waiting would hold every row renewed so far, and the jobs ending meanwhile would
+        # queue behind this statement. The lease is many heartbeats long.
+        mine = (
+            sa.select(jobs.c.id)
             .where(
                 jobs.c.lease_owner == worker_id,
                 jobs.c.status == JobStatus.IN_PROGRESS.value,
                 jobs.c.id.in_(list(running)),
             )
+            .with_for_update(skip_locked=True)
+        )
+        await conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.id.in_(mine.scalar_subquery()))
             .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
         )
     return await cancel_requested_of(conn, worker_id)

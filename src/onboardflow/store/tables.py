@@ -368,6 +368,16 @@ jobs = sa.Table(
         "id",
         **_partial(_in("status", ("pending", "queued"))),
     ),
+    # A limited queue's claim and hand-over read one queue's runnable jobs, in the same order: with
+    # the queue first, they do not step over every other queue's jobs that are due before them.
+    sa.Index(
+        "ix_jobs_claim_queue",
+        "queue",
+        sa.text("priority DESC"),
+        "run_at",
+        "id",
+        **_partial(_in("status", ("pending", "queued"))),
+    ),
     sa.Index(
         "uq_jobs_unique_key_active",
         "unique_key",
