@@ -20,6 +20,7 @@ from onboardflow.operations import registrations, restaurants
 from onboardflow.operations.services import Services, build_services, close_services
 from onboardflow.runtime.worker import Worker
 from onboardflow.store import queue
+from onboardflow.store import registrations as run_store
 from tests.conftest import Tenant, make_tenant
 from tests.domain.conftest import sample_config
 from tests.runtime.conftest import wait_for
@@ -126,6 +127,11 @@ async def test_a_run_completes_all_twelve_sub_steps_and_stores_the_pumpd_ids(har
     assert Counter(c["operation"] for c in calls) == Counter(_sub(detail).keys())
     assert all("s3cret-pass" not in str(c["request"]) for c in calls)
     assert any(c["request"] and "***" in str(c["request"]) for c in calls)
+    async with harness.services.db.read() as conn:
+        row = await run_store.get_run(conn, harness.tenant.principal.organisation_id, run_id)
+    # Each sub-step read its predecessors' results from their rows; the run keeps them all at its end.
+    assert set(row["execution_results"]) == set(_sub(detail))
+    assert row["execution_results"]["account"]["ids"]["pumpd_user_id"] == detail["pumpd_user_id"]
 
 
 async def test_with_onboarding_off_both_conditional_sub_steps_are_skipped_with_the_reason(

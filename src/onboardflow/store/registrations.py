@@ -640,13 +640,25 @@ async def finish_run(
     if current["status"] == RegistrationStatus.PENDING.value:
         await set_run(conn, current, RegistrationStatus.IN_PROGRESS, actor=actor, values={"started_at": now})
         current = {**current, "status": RegistrationStatus.IN_PROGRESS.value}
+    # The run keeps what its sub-steps returned, written once here: while it runs, each sub-step
+    # reads its predecessors' results from their rows.
+    results = {
+        str(s["step_key"]): s["result"]
+        for s in sub_steps
+        if s["status"] == StepStatus.COMPLETED.value and s.get("result") is not None
+    }
     moved = await set_run(
         conn,
         current,
         outcome,
         actor=actor,
         reason=error,
-        values={"completed_at": now, "error_message": error, "current_phase": None},
+        values={
+            "completed_at": now,
+            "error_message": error,
+            "current_phase": None,
+            "execution_results": results,
+        },
     )
     if not moved:
         raise Conflict("the registration job changed meanwhile")

@@ -2,7 +2,7 @@
 
 ``start_attempt`` marks the sub-step in progress and reads what its Pumpd call needs;
 ``end_attempt`` records the call and how the attempt ended under the run's row lock: the sub-step's
-new state, the result on the run, the jobs of the sub-steps that became ready and the completion of
+new state and result, the jobs of the sub-steps that became ready and the completion of
 the queue job that ran it. What changes is decided in Python by the domain's rules. On PostgreSQL
 ``start_attempt`` is one statement sent with its commit in a single round trip; ``end_attempt`` takes
 two: one locks the run's row and reads its sub-steps, the other sends what Python decided with the
@@ -63,7 +63,6 @@ _ATTEMPT_COLUMNS = sql.table_columns(
     registration_job_steps,
     run_status=registration_jobs.c.status.type,
     execution_config=registration_jobs.c.execution_config.type,
-    execution_results=registration_jobs.c.execution_results.type,
     restaurant_id=registration_jobs.c.restaurant_id.type,
     batch_job_id=registration_jobs.c.batch_job_id.type,
 )
@@ -88,6 +87,7 @@ class Attempt:
     generation: int
     sealed_config: Mapping[str, Any]
     results: Mapping[str, Any]
+    """The results of the run's completed sub-steps by key, read from their rows."""
     restaurant: Mapping[str, Any]
     """What the payloads read of the restaurant: name, contact name, marketplace URL, website, menu
     and branding."""
@@ -222,6 +222,7 @@ async def _begin_after_looking(
         raise Conflict("the sub-step changed while its attempt began")
     if not restaurant:
         raise NotFound("restaurant")
+    results = await sql.fetch(conn, "sub_steps", "results_of_run", {"run_id": run_id}, columns=_STEP_COLUMNS)
     return Attempt(
         run_id=run_id,
         step_id=step_id,
@@ -231,7 +232,7 @@ async def _begin_after_looking(
         number=attempt,
         generation=int((row["input"] or {}).get("generation", 0)),
         sealed_config=row["execution_config"],
-        results=dict(row["execution_results"] or {}),
+        results={str(r["step_key"]): r["result"] for r in results},
         restaurant=restaurant[0],
     )
 
@@ -255,7 +256,7 @@ async def end_attempt(
 ) -> Ended:
     """Record the call and how the attempt ended, start what became ready, and complete ``job``.
 
-    The outcome is ``completed`` (result kept on the run, Pumpd ids on the run and the restaurant),
+    The outcome is ``completed`` (result kept on the sub-step, Pumpd ids on the run and the restaurant),
     ``retrying`` (the next attempt queued at the back-off time), ``failed`` (no retries left or a
     permanent error; the caller fails the job) or ``discarded`` when the sub-step was cancelled or
     re-queued meanwhile. The queue job is completed here, in the same transaction, for the first two;
@@ -497,7 +498,6 @@ async def _send_record_postgresql(conn: AsyncConnection, record: _Record) -> Any
         "status": change.target.value,
         "reason": change.reason,
         "actor": record.actor,
-        "keep_result": change.target is StepStatus.COMPLETED,
         "current_phase": record.phase,
         "jobs": Json(record.jobs),
         "pointers": Json([{"step_id": s, "job_id": j} for s, j in record.pointers]),
@@ -542,10 +542,8 @@ async def _record_sqlite(conn: AsyncConnection, record: _Record) -> None:
         await sql.execute(
             conn,
             "sub_steps",
-            "keep_result_sqlite",
+            "keep_ids_sqlite",
             {
-                "key": attempt.key,
-                "result": Json(change.result or {}),
                 **ids,
                 "current_phase": record.phase,
                 "now": now,

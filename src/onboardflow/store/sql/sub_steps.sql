@@ -1,11 +1,17 @@
 -- name: attempt_of_sub_step
--- One sub-step of a run of the organisation, with the run's status, configuration and results.
+-- One sub-step of a run of the organisation, with the run's status and configuration.
 SELECT s.id, s.organisation_id, s.registration_job_id, s.step_key, s.status, s.job_id, s.attempts,
        s.max_retries, s.started_at, s.input,
-       r.status AS run_status, r.execution_config, r.execution_results, r.restaurant_id, r.batch_job_id
+       r.status AS run_status, r.execution_config, r.restaurant_id, r.batch_job_id
 FROM registration_job_steps s
 JOIN registration_jobs r ON r.id = s.registration_job_id
 WHERE s.id = :step_id AND s.registration_job_id = :run_id AND r.organisation_id = :organisation_id;
+
+-- name: results_of_run
+-- The results of a run's completed sub-steps (what later sub-steps build their payloads from).
+SELECT step_key, result FROM registration_job_steps
+WHERE registration_job_id = :run_id AND parent_step_id IS NOT NULL AND status = 'completed'
+  AND result IS NOT NULL;
 
 -- name: restaurant_of_run
 -- What the Pumpd payloads read of the restaurant a run registers.
@@ -53,11 +59,10 @@ SET status = :status, result = :result, warning = :warning, error_message = :err
     job_id = :next_job_id, updated_at = :now
 WHERE id = :step_id AND status = 'in_progress' AND job_id = :job_id;
 
--- name: keep_result_sqlite
--- Keep a completed sub-step's result (and the Pumpd ids it returned) on the run.
+-- name: keep_ids_sqlite
+-- Keep the Pumpd ids a completed sub-step returned on the run, and show its phase.
 UPDATE registration_jobs
-SET execution_results = json_set(execution_results, '$.' || :key, json(:result)),
-    pumpd_user_id = COALESCE(:pumpd_user_id, pumpd_user_id),
+SET pumpd_user_id = COALESCE(:pumpd_user_id, pumpd_user_id),
     pumpd_restaurant_id = COALESCE(:pumpd_restaurant_id, pumpd_restaurant_id),
     current_phase = :current_phase, updated_at = :now
 WHERE id = :run_id;
@@ -103,7 +108,7 @@ VALUES (:organisation_id, :entity_type, :entity_id, :batch_job_id, :registration
 -- the organisation's), looked up by primary key alone: with the organisation in the condition too,
 -- PostgreSQL's planner may scan the organisation's index before the tables are first analysed.
 WITH run AS (
-    SELECT id, organisation_id, batch_job_id, restaurant_id, execution_config, execution_results
+    SELECT id, organisation_id, batch_job_id, restaurant_id, execution_config
     FROM registration_jobs
     WHERE id = :run_id AND organisation_id = :organisation_id AND status = ANY(:active)
     FOR KEY SHARE
@@ -126,7 +131,11 @@ WITH run AS (
     FROM started, run WHERE started.from_status <> 'in_progress'
 )
 SELECT started.step_key, started.attempts, started.input, run.organisation_id, run.restaurant_id,
-       run.execution_config, run.execution_results,
+       run.execution_config,
+       (SELECT COALESCE(jsonb_object_agg(d.step_key, d.result), '{}'::jsonb)
+        FROM registration_job_steps d
+        WHERE d.registration_job_id = run.id AND d.parent_step_id IS NOT NULL
+          AND d.status = 'completed' AND d.result IS NOT NULL) AS execution_results,
        jsonb_build_object('name', r.name, 'contact_name', r.contact_name,
            'marketplace_url', r.marketplace_url, 'website', r.website, 'menu', r.menu,
            'branding', r.branding) AS restaurant
@@ -135,8 +144,8 @@ JOIN restaurants r ON r.id = run.restaurant_id;
 
 -- name: record_attempt_postgresql
 -- Record how an attempt ended in one statement, as the caller decided under the run's lock: the call
--- in the log, the sub-step's new state and its event, the result and phase on the run, Pumpd ids on
--- the restaurant, the jobs of the sub-steps that start now (and of a retry), and, when :complete, the
+-- in the log, the sub-step's new state (with its result) and its event, the phase and Pumpd ids on
+-- the run, Pumpd ids on the restaurant, the jobs of the sub-steps that start now (and of a retry), and, when :complete, the
 -- completion of the queue job that ran the attempt; only the call is logged if the sub-step was no
 -- longer in progress under that job. The run's restaurant is found by primary key alone (see
 -- begin_attempt_postgresql).
@@ -162,10 +171,7 @@ WITH logged_call AS (
     FROM ended
 ), kept AS (
     UPDATE registration_jobs
-    SET execution_results = CASE WHEN :keep_result
-            THEN jsonb_set(execution_results, ARRAY[CAST(:key AS text)], :result)
-            ELSE execution_results END,
-        pumpd_user_id = COALESCE(:pumpd_user_id, pumpd_user_id),
+    SET pumpd_user_id = COALESCE(:pumpd_user_id, pumpd_user_id),
         pumpd_restaurant_id = COALESCE(:pumpd_restaurant_id, pumpd_restaurant_id),
         current_phase = :current_phase, updated_at = :now
     WHERE id = :run_id AND EXISTS (SELECT 1 FROM ended)
