@@ -6,6 +6,10 @@ third of that. The per-sub-step path of a registration run executes here: the sa
 with values converted the way the table types store them (UUIDs as 32 hex characters, timestamps as
 naive UTC text and JSON as text on SQLite) and driver errors raised as SQLAlchemy's, so that
 ``translate_errors`` sees what it always sees.
+
+The single-row statements every path makes (a status transition with its event, an update of some
+columns, a read by key) are generated here from the table's columns, once per table and set of
+columns, and run the same way.
 """
 
 from __future__ import annotations
