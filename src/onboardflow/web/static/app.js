@@ -67,6 +67,8 @@
     this.source = null;
     this.timer = null;
     this.pending = null;
+    this.inflight = null;
+    this.queued = null;
     this.streamOk = false;
     this.start();
   }
@@ -78,7 +80,8 @@
     var stream = this.el.getAttribute("data-live-stream");
     if (stream !== null && window.EventSource && !this.source) {
       this.source = new EventSource("/api/events/stream" + (stream ? "?" + stream : ""));
-      this.source.addEventListener("open", function () { self.streamOk = true; self.clearPoll(); });
+      // Once connected (again), catch up on what changed before the stream was listening.
+      this.source.addEventListener("open", function () { self.streamOk = true; self.clearPoll(); self.refreshSoon(); });
       this.source.addEventListener("status", function () { self.refreshSoon(); });
       this.source.addEventListener("error", function () {
         self.streamOk = false;
@@ -115,15 +118,25 @@
   };
 
   Watcher.prototype.refresh = function () {
+    // One request at a time: two in flight may answer out of order, and the older fragment would
+    // replace the newer one. A refresh asked for meanwhile runs once the current one is applied.
     var self = this;
+    if (this.inflight) {
+      if (!this.queued) {
+        this.queued = this.inflight.then(function () { self.queued = null; return self.refresh(); });
+      }
+      return this.queued;
+    }
     var url = this.el.getAttribute("data-live-url");
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    this.inflight = fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
         if (!response.ok) throw new Error(response.statusText);
         return response.text();
       })
       .then(function (html) { self.replace(html); })
-      .catch(function () { self.schedulePoll(); });
+      .catch(function () { self.schedulePoll(); })
+      .then(function () { self.inflight = null; });
+    return this.inflight;
   };
 
   Watcher.prototype.busy = function () {
