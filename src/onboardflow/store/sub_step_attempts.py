@@ -210,6 +210,7 @@ async def _begin_after_looking(
                 now=now,
             )
             await sql.send(conn, "sub_steps", "insert_event", event)
+        results = await sql.send(conn, "sub_steps", "results_of_run", {"run_id": run_id})
         restaurant = await sql.fetch(
             conn,
             "sub_steps",
@@ -217,12 +218,12 @@ async def _begin_after_looking(
             {"restaurant_id": row["restaurant_id"], "organisation_id": row["organisation_id"]},
             columns=_RESTAURANT_COLUMNS,
         )
+        results_rows = await sql.rows_of(conn, results, columns=_STEP_COLUMNS)
     if started.rowcount != 1:
         # Moved meanwhile (cancelled, or re-queued): the pipeline also logged an event, so undo all.
         raise Conflict("the sub-step changed while its attempt began")
     if not restaurant:
         raise NotFound("restaurant")
-    results = await sql.fetch(conn, "sub_steps", "results_of_run", {"run_id": run_id}, columns=_STEP_COLUMNS)
     return Attempt(
         run_id=run_id,
         step_id=step_id,
@@ -232,7 +233,7 @@ async def _begin_after_looking(
         number=attempt,
         generation=int((row["input"] or {}).get("generation", 0)),
         sealed_config=row["execution_config"],
-        results={str(r["step_key"]): r["result"] for r in results},
+        results={str(r["step_key"]): r["result"] for r in results_rows},
         restaurant=restaurant[0],
     )
 
