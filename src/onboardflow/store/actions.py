@@ -20,8 +20,6 @@ from onboardflow.store.tables import registration_jobs as runs
 from onboardflow.store.tables import restaurants
 from onboardflow.store.types import utcnow
 
-CANDIDATE_COLUMNS = driver_sql.table_columns(candidates)
-
 
 @asynccontextmanager
 async def savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
@@ -82,13 +80,10 @@ async def list_candidates(
     conn: AsyncConnection, run_id: UUID, *, include_removed: bool = False
 ) -> list[dict[str, Any]]:
     """A run's candidates, best first."""
-    if not include_removed:
-        return await driver_sql.fetch(
-            conn, "pipeline", "candidates_of_run", {"run_id": run_id}, columns=CANDIDATE_COLUMNS
-        )
-    query = sa.select(candidates).where(candidates.c.registration_job_id == run_id)
-    rows = await conn.execute(query.order_by(candidates.c.score.desc(), candidates.c.name, candidates.c.id))
-    return [dict(r) for r in rows.mappings()]
+    params = {"run_id": run_id, "include_removed": include_removed}
+    return await driver_sql.fetch(
+        conn, "pipeline", "candidates_of_run", params, columns=driver_sql.columns_of(candidates)
+    )
 
 
 async def remove_candidate(conn: AsyncConnection, candidate_id: UUID) -> None:
@@ -166,5 +161,4 @@ async def waiting_step_ids(
 
 async def get_org_step(conn: AsyncConnection, organisation_id: UUID, step_id: UUID) -> dict[str, Any] | None:
     """One step of the organisation, or None."""
-    rows = await driver_sql.select_where(conn, steps, {"id": step_id})
-    return rows[0] if rows and rows[0]["organisation_id"] == organisation_id else None
+    return await driver_sql.select_owned(conn, steps, step_id, organisation_id)

@@ -72,10 +72,10 @@ async def insert_batch(
 
 async def get_batch(conn: AsyncConnection, organisation_id: UUID | None, batch_id: UUID) -> dict[str, Any]:
     """One batch of the organisation (any organisation's when ``organisation_id`` is None)."""
-    rows = await driver_sql.select_where(conn, batches, {"id": batch_id})
-    if not rows or organisation_id not in (None, rows[0]["organisation_id"]):
+    batch = await driver_sql.select_owned(conn, batches, batch_id, organisation_id)
+    if batch is None:
         raise NotFound("batch")
-    return rows[0]
+    return batch
 
 
 async def lock_batch(conn: AsyncConnection, organisation_id: UUID | None, batch_id: UUID) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -249,25 +249,36 @@ def _placeholder(table: sa.Table, name: str, param: str, dialect: sa.Dialect) ->
 _generated: dict[tuple[Any, ...], str] = {}
 
 
+def _shape(where: Mapping[str, Any]) -> tuple[tuple[str, bool], ...]:
+    """The columns of a condition, each with whether it asks for NULL (which no ``=`` matches)."""
+    return tuple((name, value is None) for name, value in where.items())
+
+
+def _condition(table: sa.Table, shape: tuple[tuple[str, bool], ...], dialect: sa.Dialect) -> str:
+    return " AND ".join(
+        f"{n} IS NULL" if null else f"{n} = {_placeholder(table, n, 'w_' + n, dialect)}" for n, null in shape
+    )
+
+
 def _update_sql(
-    table: sa.Table, set_names: tuple[str, ...], where_names: tuple[str, ...], dialect: sa.Dialect
+    table: sa.Table, set_names: tuple[str, ...], shape: tuple[tuple[str, bool], ...], dialect: sa.Dialect
 ) -> str:
-    key = ("update", table.name, set_names, where_names, dialect.name)
+    key = ("update", table.name, set_names, shape, dialect.name)
     found = _generated.get(key)
     if found is None:
         sets = ", ".join(f"{n} = {_placeholder(table, n, 'v_' + n, dialect)}" for n in set_names)
-        where = " AND ".join(f"{n} = {_placeholder(table, n, 'w_' + n, dialect)}" for n in where_names)
-        found = _generated[key] = f"UPDATE {table.name} SET {sets} WHERE {where}"
+        found = _generated[key] = f"UPDATE {table.name} SET {sets} WHERE {_condition(table, shape, dialect)}"
     return found
 
 
-def _insert_select_sql(table: sa.Table, names: tuple[str, ...], source: str, dialect: sa.Dialect) -> str:
+def _insert_sql(table: sa.Table, names: tuple[str, ...], source: str | None, dialect: sa.Dialect) -> str:
+    """``INSERT`` of the ``e_`` parameters: one row of values, or one per row of ``source``."""
     key = ("insert", table.name, names, source, dialect.name)
     found = _generated.get(key)
     if found is None:
         values = ", ".join(_placeholder(table, n, "e_" + n, dialect) for n in names)
         columns = ", ".join(names)
-        tail = f"SELECT {values} FROM {source}" if source else f"VALUES ({values})"
+        tail = f"VALUES ({values})" if source is None else f"SELECT {values} FROM {source}"
         found = _generated[key] = f"INSERT INTO {table.name} ({columns}) {tail}"
     return found
 
@@ -282,6 +293,15 @@ def _bind(table: sa.Table, prefix: str, values: Mapping[str, Any], dialect: str)
     return bound
 
 
+def _update(
+    table: sa.Table, values: Mapping[str, Any], where: Mapping[str, Any], dialect: sa.Dialect
+) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of ``update_where``."""
+    sql = _update_sql(table, tuple(values), _shape(where), dialect)
+    bound = {name: value for name, value in where.items() if value is not None}
+    return sql, {**_bind(table, "v_", values, dialect.name), **_bind(table, "w_", bound, dialect.name)}
+
+
 async def _run(conn: AsyncConnection, sql: str, params: Mapping[str, Any]) -> Any:
     try:
         return await (await _driver(conn)).execute(sql, params)
@@ -293,13 +313,12 @@ async def _run(conn: AsyncConnection, sql: str, params: Mapping[str, Any]) -> An
 async def update_where(
     conn: AsyncConnection, table: sa.Table, values: Mapping[str, Any], where: Mapping[str, Any]
 ) -> int:
-    """``UPDATE table SET values WHERE`` each ``where`` column equals its value; the rows changed.
+    """``UPDATE table SET values WHERE`` each ``where`` column equals its value (is NULL for
+    ``None``); the rows changed.
 
     The statement is generated once per table and set of columns, values are encoded by the column
     types (as SQLAlchemy would store them), and it runs on the driver connection."""
-    dialect = conn.dialect
-    sql = _update_sql(table, tuple(values), tuple(where), dialect)
-    params = {**_bind(table, "v_", values, dialect.name), **_bind(table, "w_", where, dialect.name)}
+    sql, params = _update(table, values, where, conn.dialect)
     return int((await _run(conn, sql, params)).rowcount)
 
 
@@ -307,10 +326,8 @@ async def update_returning(
     conn: AsyncConnection, table: sa.Table, values: Mapping[str, Any], where: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """``update_where`` that returns the rows as they are after it (decoded like ``fetch``'s)."""
-    dialect = conn.dialect
-    sql = _update_sql(table, tuple(values), tuple(where), dialect) + " RETURNING *"
-    params = {**_bind(table, "v_", values, dialect.name), **_bind(table, "w_", where, dialect.name)}
-    return await rows_of(conn, await _run(conn, sql, params), columns=_columns_of(table))
+    sql, params = _update(table, values, where, conn.dialect)
+    return await rows_of(conn, await _run(conn, sql + " RETURNING *", params), columns=columns_of(table))
 
 
 async def update_logged(
@@ -326,32 +343,28 @@ async def update_logged(
     if) it changed; on PostgreSQL one statement."""
     dialect = conn.dialect
     names = tuple(entry)
-    params = {
-        **_bind(table, "v_", values, dialect.name),
-        **_bind(table, "w_", where, dialect.name),
-        **_bind(log, "e_", entry, dialect.name),
-    }
+    update, params = _update(table, values, where, dialect)
+    params.update(_bind(log, "e_", entry, dialect.name))
     if dialect.name == "postgresql":
-        key = ("logged", table.name, tuple(values), tuple(where), log.name, names)
+        key = ("logged", update, log.name, names)
         sql = _generated.get(key)
         if sql is None:
-            moved = _update_sql(table, tuple(values), tuple(where), dialect)
-            logged = _insert_select_sql(log, names, "moved", dialect)
-            sql = _generated[key] = f"WITH moved AS ({moved} RETURNING 1) {logged}"
+            sql = _generated[key] = (
+                f"WITH moved AS ({update} RETURNING 1) {_insert_sql(log, names, 'moved', dialect)}"
+            )
         return int((await _run(conn, sql, params)).rowcount) == 1
-    moved = await _run(conn, _update_sql(table, tuple(values), tuple(where), dialect), params)
-    if int(moved.rowcount) != 1:
+    if int((await _run(conn, update, params)).rowcount) != 1:
         return False
-    await _run(conn, _insert_select_sql(log, names, "", dialect), params)
+    await _run(conn, _insert_sql(log, names, None, dialect), params)
     return True
 
 
 async def select_where(
     conn: AsyncConnection, table: sa.Table, where: Mapping[str, Any], *, for_update: bool = False
 ) -> list[dict[str, Any]]:
-    """The rows of ``table`` whose ``where`` columns equal their values, decoded like ``fetch``'s;
-    ``for_update`` locks them for the rest of the transaction (PostgreSQL; SQLite's writer already
-    holds the database)."""
+    """The rows of ``table`` whose ``where`` columns equal their values (are NULL for ``None``),
+    decoded like ``fetch``'s; ``for_update`` locks them for the rest of the transaction (PostgreSQL;
+    SQLite's writer already holds the database)."""
     return await selected(conn, await send_select(conn, table, where, for_update=for_update))
 
 
@@ -368,20 +381,44 @@ async def send_select(
 ) -> Selection:
     """``select_where`` sent without waiting inside ``pipelined``; ``selected`` gives its rows."""
     dialect = conn.dialect
-    key = ("select", table.name, tuple(where), for_update, dialect.name)
+    shape = _shape(where)
+    key = ("select", table.name, shape, for_update, dialect.name)
     sql = _generated.get(key)
     if sql is None:
-        condition = " AND ".join(f"{n} = {_placeholder(table, n, 'w_' + n, dialect)}" for n in where)
         lock = " FOR UPDATE" if for_update and dialect.name == "postgresql" else ""
-        sql = _generated[key] = f"SELECT * FROM {table.name} WHERE {condition}{lock}"
-    return Selection(table, await _run(conn, sql, _bind(table, "w_", where, dialect.name)))
+        sql = _generated[key] = f"SELECT * FROM {table.name} WHERE {_condition(table, shape, dialect)}{lock}"
+    bound = {name: value for name, value in where.items() if value is not None}
+    return Selection(table, await _run(conn, sql, _bind(table, "w_", bound, dialect.name)))
 
 
 async def selected(conn: AsyncConnection, selection: Selection) -> list[dict[str, Any]]:
     """The rows of a ``send_select``."""
-    return await rows_of(conn, selection.cursor, columns=_columns_of(selection.table))
+    return await rows_of(conn, selection.cursor, columns=columns_of(selection.table))
+
+
+async def select_owned(
+    conn: AsyncConnection,
+    table: sa.Table,
+    row_id: UUID,
+    organisation_id: UUID | None,
+    *,
+    for_update: bool = False,
+) -> dict[str, Any] | None:
+    """The row ``row_id`` of ``table`` if it belongs to the organisation (see ``owned``)."""
+    return owned(await select_where(conn, table, {"id": row_id}, for_update=for_update), organisation_id)
+
+
+def owned(rows: Sequence[dict[str, Any]], organisation_id: UUID | None) -> dict[str, Any] | None:
+    """The first of ``rows`` if it belongs to the organisation (any, for ``None``).
+
+    Rows are read by primary key alone and their organisation checked here: with both in the
+    condition, PostgreSQL's planner may scan the organisation's index before a table is analysed."""
+    if not rows or organisation_id not in (None, rows[0]["organisation_id"]):
+        return None
+    return rows[0]
 
 
 @cache
-def _columns_of(table: sa.Table) -> dict[str, Any]:
+def columns_of(table: sa.Table) -> dict[str, Any]:
+    """``table_columns`` of one table, built once."""
     return table_columns(table)

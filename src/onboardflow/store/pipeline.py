@@ -29,11 +29,12 @@ from onboardflow.domain.statuses import (
 )
 from onboardflow.store import accounts, driver_sql
 from onboardflow.store import registrations as runs_store
-from onboardflow.store.actions import CANDIDATE_COLUMNS, list_candidates
+from onboardflow.store.actions import list_candidates
 from onboardflow.store.batches import get_batch, on_run_finished, reopen_batch
 from onboardflow.store.queue import enqueue, enqueue_many
 from onboardflow.store.restaurants import get_restaurant
 from onboardflow.store.secrets import SecretBox
+from onboardflow.store.tables import company_candidates
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as run_table
 from onboardflow.store.tables import restaurants as restaurant_table
@@ -68,11 +69,14 @@ def public_candidate(candidate: Mapping[str, Any]) -> dict[str, Any]:
 
 async def step_of(conn: AsyncConnection, run_id: UUID, key: str) -> dict[str, Any]:
     """The pipeline step ``key`` of a run."""
-    rows = await driver_sql.select_where(conn, steps, {"registration_job_id": run_id, "step_key": key})
-    row = next((r for r in rows if r["parent_step_id"] is None), None)
-    if row is None:
+    rows = await driver_sql.select_where(conn, steps, _step_key(run_id, key))
+    if not rows:
         raise LookupError(f"run {run_id} has no step {key}")
-    return row
+    return rows[0]
+
+
+def _step_key(run_id: UUID, key: str) -> dict[str, Any]:
+    return {"registration_job_id": run_id, "step_key": key, "parent_step_id": None}
 
 
 async def choice_of(
@@ -84,19 +88,17 @@ async def choice_of(
     async with driver_sql.pipelined(conn):
         restaurant = await driver_sql.send_select(conn, restaurant_table, {"id": run["restaurant_id"]})
         keyed = [
-            await driver_sql.send_select(conn, steps, {"registration_job_id": run_id, "step_key": key})
+            await driver_sql.send_select(conn, steps, _step_key(run_id, key))
             for key in ("company_selection", "company_search")
         ]
-        found = await driver_sql.send(conn, "pipeline", "candidates_of_run", {"run_id": run_id})
-        restaurant_rows = await driver_sql.selected(conn, restaurant)
-        selection, search = [
-            next(r for r in await driver_sql.selected(conn, sent) if r["parent_step_id"] is None)
-            for sent in keyed
-        ]
-        candidates = await driver_sql.rows_of(conn, found, columns=CANDIDATE_COLUMNS)
-    if not restaurant_rows or restaurant_rows[0]["organisation_id"] != run["organisation_id"]:
+        params = {"run_id": run_id, "include_removed": False}
+        found = await driver_sql.send(conn, "pipeline", "candidates_of_run", params)
+        restaurant_row = driver_sql.owned(await driver_sql.selected(conn, restaurant), run["organisation_id"])
+        selection, search = [(await driver_sql.selected(conn, sent))[0] for sent in keyed]
+        candidates = await driver_sql.rows_of(conn, found, columns=driver_sql.columns_of(company_candidates))
+    if restaurant_row is None:
         raise LookupError(f"run {run_id} has no restaurant")
-    return restaurant_rows[0], selection, search, candidates
+    return restaurant_row, selection, search, candidates
 
 
 def _generation(step: Mapping[str, Any]) -> int:

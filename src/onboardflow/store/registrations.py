@@ -145,10 +145,10 @@ def _step_row(
 async def lock_run(conn: AsyncConnection, organisation_id: UUID | None, run_id: UUID) -> dict[str, Any]:
     """The run, locked for the rest of the transaction (``FOR UPDATE`` on PostgreSQL; SQLite's
     writer holds the database lock already)."""
-    rows = await driver_sql.select_where(conn, runs, {"id": run_id}, for_update=True)
-    if not rows or organisation_id not in (None, rows[0]["organisation_id"]):
+    run = await driver_sql.select_owned(conn, runs, run_id, organisation_id, for_update=True)
+    if run is None:
         raise NotFound("registration job")
-    return rows[0]
+    return run
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,22 +181,23 @@ async def lock_run_and_step(
             None
             if following is None
             else await driver_sql.send_select(
-                conn, steps, {"registration_job_id": run_id, "step_key": following}
+                conn, steps, {"registration_job_id": run_id, "step_key": following, "parent_step_id": None}
             )
         )
         run_rows = await driver_sql.selected(conn, locked)
         step_rows = await driver_sql.selected(conn, step)
         batch_rows = await driver_sql.rows_of(conn, batch)
         after_rows = [] if after is None else await driver_sql.selected(conn, after)
-    if not run_rows or organisation_id not in (None, run_rows[0]["organisation_id"]):
+    run = driver_sql.owned(run_rows, organisation_id)
+    if run is None:
         raise NotFound("registration job")
     if not step_rows or step_rows[0]["registration_job_id"] != run_id:
         raise NotFound("step")
     return LockedStep(
-        run=run_rows[0],
+        run=run,
         step=step_rows[0],
         batch_status=str(batch_rows[0]["status"]) if batch_rows else None,
-        following=next((r for r in after_rows if r["parent_step_id"] is None), None),
+        following=after_rows[0] if after_rows else None,
     )
 
 

@@ -39,12 +39,10 @@ async def insert_restaurants(
 
 async def get_restaurant(conn: AsyncConnection, organisation_id: UUID, restaurant_id: UUID) -> Restaurant:
     """One restaurant of the organisation; ``NotFound`` for any other."""
-    # By primary key alone (the organisation checked here): with both in the condition, PostgreSQL's
-    # planner may scan the organisation's index before the table is first analysed.
-    rows = await driver_sql.select_where(conn, restaurants, {"id": restaurant_id})
-    if not rows or rows[0]["organisation_id"] != organisation_id:
+    row = await driver_sql.select_owned(conn, restaurants, restaurant_id, organisation_id)
+    if row is None:
         raise NotFound("restaurant")
-    return Restaurant.from_row(rows[0])
+    return Restaurant.from_row(row)
 
 
 async def list_restaurants(

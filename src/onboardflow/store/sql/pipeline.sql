@@ -5,7 +5,7 @@ JOIN registration_batch_jobs b ON b.id = r.batch_job_id
 WHERE r.id = :run_id;
 
 -- name: candidates_of_run
--- A run's candidates that were not removed, best first.
+-- A run's candidates, best first: those not removed, or all of them with :include_removed.
 SELECT * FROM company_candidates
-WHERE registration_job_id = :run_id AND removed_at IS NULL
+WHERE registration_job_id = :run_id AND (:include_removed OR removed_at IS NULL)
 ORDER BY score DESC, name, id;
