@@ -157,8 +157,10 @@ async def send(conn: AsyncConnection, module: str, name: str, params: Mapping[st
 
 @asynccontextmanager
 async def pipelined(conn: AsyncConnection) -> AsyncIterator[None]:
-    """Statements sent inside go to PostgreSQL together and are answered together (one round trip
-    instead of one each); errors surface when the block ends. On SQLite statements run one by one."""
+    """Statements sent inside go to PostgreSQL together and are answered together when the block ends
+    (one round trip instead of one each); errors surface then too. Read their rows after the block: a
+    read inside waits for the answers so far, a round trip of its own. On SQLite statements run one
+    by one."""
     if conn.dialect.name != "postgresql":
         yield
         return
@@ -171,10 +173,15 @@ async def pipelined(conn: AsyncConnection) -> AsyncIterator[None]:
 
 
 async def commit(conn: AsyncConnection) -> None:
-    """Commit the transaction of ``conn`` now: inside ``pipelined``, in the same round trip as the
-    statements sent before it. The surrounding ``Database.write()`` then finds nothing to commit."""
+    """Commit the transaction of ``conn``: inside ``pipelined``, sent with the statements before it
+    and answered with them when the block ends (the driver's own commit would wait for its answer, a
+    round trip of its own). The surrounding ``Database.write()`` then finds nothing to commit."""
+    driver = await _driver(conn)
     try:
-        await (await _driver(conn)).commit()
+        if conn.dialect.name == "postgresql" and driver.pgconn.pipeline_status:
+            await driver.execute("COMMIT", prepare=False)
+        else:
+            await driver.commit()
     except Exception as exc:
         _raise_as_sqlalchemy(exc, "COMMIT", None)
         raise

@@ -93,9 +93,9 @@ async def choice_of(
         ]
         params = {"run_id": run_id, "include_removed": False}
         found = await driver_sql.send(conn, "pipeline", "candidates_of_run", params)
-        restaurant_row = driver_sql.owned(await driver_sql.selected(conn, restaurant), run["organisation_id"])
-        selection, search = [(await driver_sql.selected(conn, sent))[0] for sent in keyed]
-        candidates = await driver_sql.rows_of(conn, found, columns=driver_sql.columns_of(company_candidates))
+    restaurant_row = driver_sql.owned(await driver_sql.selected(conn, restaurant), run["organisation_id"])
+    selection, search = [(await driver_sql.selected(conn, sent))[0] for sent in keyed]
+    candidates = await driver_sql.rows_of(conn, found, columns=driver_sql.columns_of(company_candidates))
     if restaurant_row is None:
         raise LookupError(f"run {run_id} has no restaurant")
     return restaurant_row, selection, search, candidates

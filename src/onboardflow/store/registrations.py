@@ -184,10 +184,10 @@ async def lock_run_and_step(
                 conn, steps, {"registration_job_id": run_id, "step_key": following, "parent_step_id": None}
             )
         )
-        run_rows = await driver_sql.selected(conn, locked)
-        step_rows = await driver_sql.selected(conn, step)
-        batch_rows = await driver_sql.rows_of(conn, batch)
-        after_rows = [] if after is None else await driver_sql.selected(conn, after)
+    run_rows = await driver_sql.selected(conn, locked)
+    step_rows = await driver_sql.selected(conn, step)
+    batch_rows = await driver_sql.rows_of(conn, batch)
+    after_rows = [] if after is None else await driver_sql.selected(conn, after)
     run = driver_sql.owned(run_rows, organisation_id)
     if run is None:
         raise NotFound("registration job")

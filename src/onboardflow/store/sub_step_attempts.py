@@ -211,14 +211,14 @@ async def _begin_after_looking(
             )
             await sql.send(conn, "sub_steps", "insert_event", event)
         results = await sql.send(conn, "sub_steps", "results_of_run", {"run_id": run_id})
-        restaurant = await sql.fetch(
+        sent_restaurant = await sql.send(
             conn,
             "sub_steps",
             "restaurant_of_run",
             {"restaurant_id": row["restaurant_id"], "organisation_id": row["organisation_id"]},
-            columns=_RESTAURANT_COLUMNS,
         )
-        results_rows = await sql.rows_of(conn, results, columns=_STEP_COLUMNS)
+    restaurant = await sql.rows_of(conn, sent_restaurant, columns=_RESTAURANT_COLUMNS)
+    results_rows = await sql.rows_of(conn, results, columns=_STEP_COLUMNS)
     if started.rowcount != 1:
         # Moved meanwhile (cancelled, or re-queued): the pipeline also logged an event, so undo all.
         raise Conflict("the sub-step changed while its attempt began")
@@ -329,8 +329,8 @@ async def _lock_run(conn: AsyncConnection, run_id: UUID) -> tuple[dict[str, Any]
     async with sql.pipelined(conn):
         locked = await sql.send(conn, "sub_steps", f"lock_run_{conn.dialect.name}", params)
         read = await sql.send(conn, "sub_steps", "sub_steps_of_run", params)
-        runs = await sql.rows_of(conn, locked, columns=_RUN_COLUMNS)
-        rows = await sql.rows_of(conn, read, columns=_STEP_COLUMNS)
+    runs = await sql.rows_of(conn, locked, columns=_RUN_COLUMNS)
+    rows = await sql.rows_of(conn, read, columns=_STEP_COLUMNS)
     if not runs:
         raise NotFound("registration job")
     return {"id": run_id, **runs[0], "status": runs[0]["run_status"]}, rows
