@@ -209,11 +209,14 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--restaurants", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--sqlite-processes", type=int, default=1, help="worker processes on SQLite (PostgreSQL: 2)"
+    )
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.databases.split(","):
-            processes = 1 if kind == "sqlite" else 2
+            processes = args.sqlite_processes if kind == "sqlite" else 2
             rows.append(asyncio.run(run_one(kind, args.restaurants, processes, args.concurrency, Path(tmp))))
     table(
         f"{args.restaurants} restaurants, all answers in bulk, zero-latency simulated services, "

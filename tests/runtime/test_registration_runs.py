@@ -11,6 +11,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from onboardflow.api.app import create_app
 from onboardflow.config import Settings
@@ -21,6 +22,8 @@ from onboardflow.operations.services import Services, build_services, close_serv
 from onboardflow.runtime.worker import Worker
 from onboardflow.store import queue
 from onboardflow.store import registrations as run_store
+from onboardflow.store.tables import jobs
+from onboardflow.store.tables import registration_job_steps as steps
 from tests.conftest import Tenant, make_tenant
 from tests.domain.conftest import sample_config
 from tests.runtime.conftest import wait_for
@@ -268,6 +271,36 @@ async def test_cancel_during_phase_two_stops_everything_and_ends_cancelled(harne
     assert all(s["status"] in ("completed", "cancelled", "skipped") for s in detail["sub_steps"])
     assert any(s["status"] == "cancelled" for s in detail["sub_steps"])
     assert len(await harness.calls(run_id)) == calls_at_cancel, "nothing ran after the cancel"
+
+
+async def test_on_postgresql_a_sub_step_handed_a_slot_begins_in_the_transaction_that_hands_it_over(
+    harness: Harness,
+) -> None:
+    if harness.services.db.dialect != "postgresql":
+        pytest.skip("SQLite begins a handed-over sub-step in a transaction of its own")
+    restaurant_ids = [await harness.restaurant(f"Slot Diner {i}") for i in range(3)]
+    run_ids = [await harness.start(restaurant_id, **ALL_ON) for restaurant_id in restaurant_ids]
+    for run_id in run_ids:
+        await harness.until(lambda run_id=run_id: harness.run_status(run_id), {"completed", "failed"})
+        detail = await harness.run(run_id)
+        assert detail["status"] == "completed", detail["error"]
+        ran = [k for k, s in _sub(detail).items() if s["status"] == "completed"]
+        calls = Counter(c["operation"] for c in await harness.calls(run_id))
+        assert calls == Counter(ran), "each sub-step that ran called Pumpd once"
+    async with harness.services.db.read() as conn:
+        started = (
+            await conn.execute(
+                sa.select(steps.c.started_at).where(
+                    steps.c.registration_job_id.in_(run_ids), steps.c.parent_step_id.is_not(None)
+                )
+            )
+        ).scalars()
+        ended = (
+            await conn.execute(sa.select(jobs.c.completed_at).where(jobs.c.queue == run_store.PUMPD_QUEUE))
+        ).scalars()
+        begun_in_hand_over = set(started) & set(ended)
+    # 36 sub-steps on 5 Pumpd slots: most start in a slot another one hands over as it ends.
+    assert len(begun_in_hand_over) >= 3
 
 
 async def test_twenty_concurrent_starts_give_one_job_id_and_a_finished_run_can_start_again(

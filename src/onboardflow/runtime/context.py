@@ -38,6 +38,10 @@ class JobContext:
     terms (``store.queue.hand_over``); ``None`` when the worker is stopping or the queue is not
     limited."""
     next_job: ClaimedJob | None = None
+    next_prepared: object | None = None
+    prepared: object | None = None
+    """What the transaction that handed this job its slot already did for it, in the terms of the
+    handler that gave it (``completed_by_handler(prepared=...)``); ``None`` when nothing was done."""
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -52,13 +56,17 @@ class JobContext:
         """A key that is the same for every attempt of this job (external calls carry it)."""
         return f"job-{self.job.id}"
 
-    def completed_by_handler(self, *, next_job: ClaimedJob | None = None) -> None:
+    def completed_by_handler(
+        self, *, next_job: ClaimedJob | None = None, prepared: object | None = None
+    ) -> None:
         """Say that the handler completed this job in its own last transaction
         (``store.queue.complete_within``); the worker then records no outcome for it, and runs
-        ``next_job``, the job that transaction handed this job's slot to, next.
+        ``next_job``, the job that transaction handed this job's slot to, next, with ``prepared`` as
+        its context's ``prepared`` (what that transaction already did for it).
 
         Call it after that transaction committed: if it rolled back, the handler raised instead, and
         the worker records the failure. A job of a limited queue so frees its slot at that commit.
         """
         self.completed_in_transaction = True
         self.next_job = next_job
+        self.next_prepared = prepared

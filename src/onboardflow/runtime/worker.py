@@ -89,6 +89,8 @@ class Worker:
         self._full_since = time.monotonic()
         self._room_during_claim: set[str] = set()
         self._handed: dict[UUID, ClaimedJob] = {}
+        self._prepared: dict[UUID, object] = {}
+        """What the transaction that handed a job over already did for it, by the job's id."""
         self._limited_at = 0.0
         self._last_prune = 0.0
         self._unsubscribe: Callable[[], None] | None = None
@@ -250,6 +252,7 @@ class Worker:
             self._start(handed)  # in the slot the finished job leaves
             return
         if handed is not None:  # a stopping worker gives the job back, its attempt not counted
+            self._prepared.pop(handed.id, None)
             self._record(handed, self._released(handed, time.monotonic()))
         if running is not None:
             self._full.discard(running.job.queue)
@@ -268,6 +271,7 @@ class Worker:
             hand_over=None
             if share is None or self._stop.is_set()
             else store.HandOverTerms(lease_seconds=self.settings.lease_seconds, share=share),
+            prepared=self._prepared.pop(job.id, None),
         )
         try:
             if spec is None:
@@ -281,7 +285,7 @@ class Worker:
                     raise
                 raise TimeoutError(f"timed out after {timeout:g}s") from exc
             if context.completed_in_transaction:
-                self._recorded_by_handler(job, started, context.next_job)
+                self._recorded_by_handler(job, started, context.next_job, context.next_prepared)
                 return
             outcome = self._outcome(job, started, JobStatus.COMPLETED, result=result)
         except asyncio.CancelledError:
@@ -349,13 +353,17 @@ class Worker:
             **values,
         )
 
-    def _recorded_by_handler(self, job: ClaimedJob, started: float, next_job: ClaimedJob | None) -> None:
+    def _recorded_by_handler(
+        self, job: ClaimedJob, started: float, next_job: ClaimedJob | None, prepared: object | None
+    ) -> None:
         duration_ms = int((time.monotonic() - started) * 1000)
         metrics.record_outcome(job.job_type, JobStatus.COMPLETED.value, duration_ms)
         if next_job is not None:
             # The job's slot went to next_job, claimed for this worker: it starts as this one ends.
             self.claimed_total += 1
             self._handed[job.id] = next_job
+            if prepared is not None:
+                self._prepared[next_job.id] = prepared
         elif job.queue in self._limited:
             self._room_freed({job.queue})
 

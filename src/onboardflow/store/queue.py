@@ -222,7 +222,8 @@ async def claim(
     return Claim(jobs=claimed, full=frozenset(full))
 
 
-_CLAIM_TYPES = driver_sql.table_columns(jobs)
+CLAIM_ROW_TYPES = driver_sql.table_columns(jobs)
+"""How claim and hand-over rows decode (``driver_sql.rows_of(columns=...)``)."""
 
 
 async def _claim_postgresql(conn: AsyncConnection, params: dict[str, Any], limited: dict[str, int]) -> Claim:
@@ -240,10 +241,12 @@ async def _claim_postgresql(conn: AsyncConnection, params: dict[str, Any], limit
             for name, share in limited.items()
         ]
         await driver_sql.commit(conn)
-    jobs = [ClaimedJob.from_row(r) for r in await driver_sql.rows_of(conn, unlimited, columns=_CLAIM_TYPES)]
+    jobs = [
+        ClaimedJob.from_row(r) for r in await driver_sql.rows_of(conn, unlimited, columns=CLAIM_ROW_TYPES)
+    ]
     full = set()
     for name, cursor in cursors:
-        rows = await driver_sql.rows_of(conn, cursor, columns=_CLAIM_TYPES)
+        rows = await driver_sql.rows_of(conn, cursor, columns=CLAIM_ROW_TYPES)
         taken = [ClaimedJob.from_row(r) for r in rows if r["id"] is not None]
         if not rows or len(taken) >= int(rows[0]["room"]):
             full.add(name)
@@ -452,7 +455,7 @@ class HandOver:
     async def job(self) -> ClaimedJob | None:
         """The job, once the statements sent with it have run (on PostgreSQL, after the pipeline)."""
         if self._sent is not None:
-            rows = await driver_sql.rows_of(self._conn, self._sent, columns=_CLAIM_TYPES)
+            rows = await driver_sql.rows_of(self._conn, self._sent, columns=CLAIM_ROW_TYPES)
             self._job, self._sent = (ClaimedJob.from_row(rows[0]) if rows else None), None
         return self._job
 
@@ -483,15 +486,9 @@ async def hand_over(
     nothing is handed over unless ``ended_job_id`` was completed earlier in this transaction (at
     ``now``). On PostgreSQL the statement is sent without waiting inside ``driver_sql.pipelined``.
     """
-    lease_until = now + timedelta(seconds=terms.lease_seconds)
-    params = {
-        "queue": queue,
-        "worker": worker_id,
-        "now": now,
-        "lease_until": lease_until,
-        "share": terms.share,
-        "ended": ended_job_id,
-    }
+    params = hand_over_params(
+        queue=queue, ended_job_id=ended_job_id, worker_id=worker_id, terms=terms, now=now
+    )
     if conn.dialect.name == "postgresql":
         return HandOver(conn, sent=await driver_sql.send(conn, "queue", "hand_over_postgresql", params))
     if not await _completed_now(conn, ended_job_id, now):
@@ -500,6 +497,20 @@ async def hand_over(
         return HandOver(conn)
     taken = await _claim_sqlite(conn, queue=queue, limit=1, params=params)
     return HandOver(conn, job=taken[0] if taken else None)
+
+
+def hand_over_params(
+    *, queue: str, ended_job_id: UUID, worker_id: str, terms: HandOverTerms, now: datetime
+) -> dict[str, Any]:
+    """The parameters of ``hand_over_claim_postgresql`` (and of statements that include it)."""
+    return {
+        "queue": queue,
+        "worker": worker_id,
+        "now": now,
+        "lease_until": now + timedelta(seconds=terms.lease_seconds),
+        "share": terms.share,
+        "ended": ended_job_id,
+    }
 
 
 async def _completed_now(conn: AsyncConnection, job_id: UUID, now: datetime) -> bool:

@@ -6,8 +6,10 @@ new state and result, the jobs of the sub-steps that became ready and the comple
 the queue job that ran it. What changes is decided in Python by the domain's rules. On PostgreSQL
 ``start_attempt`` is one statement sent with its commit in a single round trip; ``end_attempt`` takes
 two: one locks the run's row and reads its sub-steps, the other sends what Python decided with the
-commit (so the lock is held for one decision of this process, never across the Pumpd call). On
-SQLite both are a few statements under the process's single writer. The rare turns of a run (a skip, its end,
+commit (so the lock is held for one decision of this process, never across the Pumpd call). When
+that commit hands the Pumpd slot to the queue's next sub-step, that sub-step's attempt begins in the
+same statement (``Ended.next_attempt``), so a handed-over sub-step starts with no transaction of its
+own. On SQLite both are a few statements under the process's single writer. The rare turns of a run (a skip, its end,
 a retry of a failed run) go through ``registrations.schedule_ready`` and friends, which hold every
 rule of those turns.
 
@@ -39,10 +41,11 @@ from onboardflow.errors import Conflict, NotFound
 from onboardflow.store import driver_sql as sql
 from onboardflow.store.driver_sql import Json
 from onboardflow.store.queue import (
-    HandOver,
+    CLAIM_ROW_TYPES,
     HandOverTerms,
     complete_within,
     hand_over,
+    hand_over_params,
     job_row,
     request_wakeup,
 )
@@ -161,15 +164,19 @@ async def _begin_at_once(
     rows = await sql.rows_of(conn, begun)
     if not rows:
         return None  # not the usual case: ``_begin_after_looking`` says why, in a new transaction
-    row = rows[0]
+    return _begun(rows[0], run_id=run_id, step_id=step_id)
+
+
+def _begun(row: Mapping[str, Any], *, run_id: UUID, step_id: UUID) -> Attempt:
+    """The attempt a ``begun`` row of ``begin_attempt_from_postgresql`` describes."""
     return Attempt(
         run_id=run_id,
         step_id=step_id,
-        organisation_id=row["organisation_id"],
-        restaurant_id=row["restaurant_id"],
+        organisation_id=row["run_organisation_id"],
+        restaurant_id=row["run_restaurant_id"],
         key=str(row["step_key"]),
-        number=int(row["attempts"]),
-        generation=int((row["input"] or {}).get("generation", 0)),
+        number=int(row["step_attempts"]),
+        generation=int((row["step_input"] or {}).get("generation", 0)),
         sealed_config=row["execution_config"],
         results=dict(row["execution_results"] or {}),
         restaurant=row["restaurant"],
@@ -262,7 +269,8 @@ async def end_attempt(
     permanent error; the caller fails the job) or ``discarded`` when the sub-step was cancelled or
     re-queued meanwhile. The queue job is completed here, in the same transaction, for the first two;
     with ``hand_over_terms`` its Pumpd slot then goes to the queue's next due job, claimed for the
-    same worker (``queue.hand_over``).
+    same worker (``queue.hand_over``); on PostgreSQL that job's attempt begins in the same
+    transaction when nothing else holds its run or sub-step.
     """
     run, sub_steps = await _lock_run(conn, attempt.run_id)
     by_key = {str(s["step_key"]): s for s in sub_steps}
@@ -288,38 +296,71 @@ async def end_attempt(
         now=now,
     )
     terms = hand_over_terms if record.complete else None
-    taken: HandOver | None = None
+    next_job: ClaimedJob | None = None
+    next_attempt: Attempt | None = None
     if conn.dialect.name == "postgresql":
         # Committed in the same round trip unless the general scheduler has more to do below.
+        handed: Any = None
         async with sql.pipelined(conn):
             recorded = await _send_record_postgresql(conn, record)
             if terms is not None:
-                taken = await hand_over(
-                    conn, queue=job.queue, ended_job_id=job.id, worker_id=worker_id, terms=terms, now=now
-                )
+                handed = await _send_hand_over_and_begin(conn, record, terms)
             if ready is not None:
                 await sql.commit(conn)
         await _check_recorded(conn, recorded)
+        if handed is not None:
+            next_job, next_attempt = await _handed_over(conn, handed)
     else:
         await _record_sqlite(conn, record)
         if terms is not None:
             taken = await hand_over(
                 conn, queue=job.queue, ended_job_id=job.id, worker_id=worker_id, terms=terms, now=now
             )
+            next_job = await taken.job()
     for queued in record.jobs:
         request_wakeup(conn, str(queued["queue"]))
     if ready is None:
         # A skip, the run's end or its first turn: the general scheduler holds those rules.
         await schedule_ready(conn, attempt.run_id, config=config, actor=record.actor)
-    return Ended(outcome=change.outcome, next_job=await taken.job() if taken else None)
+    return Ended(outcome=change.outcome, next_job=next_job, next_attempt=next_attempt)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ended:
-    """How an attempt ended (the queue job's result), and the job its slot was handed to, if any."""
+    """How an attempt ended (the queue job's result), the job its slot was handed to, if any, and
+    that job's attempt when it began in the same transaction (PostgreSQL)."""
 
     outcome: dict[str, Any]
     next_job: ClaimedJob | None = None
+    next_attempt: Attempt | None = None
+
+
+async def _send_hand_over_and_begin(conn: AsyncConnection, record: _Record, terms: HandOverTerms) -> Any:
+    """Send ``hand_over_and_begin_postgresql``: the slot of the job that just completed goes to the
+    queue's next job, whose attempt begins at once when it is a sub-step's and nothing holds it."""
+    job = record.job
+    params = {
+        **hand_over_params(
+            queue=job.queue, ended_job_id=job.id, worker_id=record.worker_id, terms=terms, now=record.now
+        ),
+        **_BEGIN_PARAMS,
+        "sub_step_job": SUB_STEP_JOB,
+        "actor": record.actor,
+    }
+    return await sql.send(conn, "sub_steps", "hand_over_and_begin_postgresql", params)
+
+
+async def _handed_over(conn: AsyncConnection, handed: Any) -> tuple[ClaimedJob | None, Attempt | None]:
+    """The job ``hand_over_and_begin_postgresql`` handed the slot to, and its attempt if it began."""
+    rows = await sql.rows_of(conn, handed, columns=CLAIM_ROW_TYPES)
+    if not rows:
+        return None, None
+    job = ClaimedJob.from_row(rows[0])
+    if rows[0]["step_key"] is None:
+        return job, None
+    payload = job.input_payload
+    begun = _begun(rows[0], run_id=UUID(payload["registration_job_id"]), step_id=UUID(payload["step_id"]))
+    return job, begun
 
 
 async def _lock_run(conn: AsyncConnection, run_id: UUID) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -1,6 +1,7 @@
 """The Yolo Mode sub-step job: one Pumpd operation of a registration run.
 
-A sub-step job (1) marks its sub-step started, (2) calls Pumpd with an idempotency key that is the
+A sub-step job (1) marks its sub-step started (unless the transaction that handed it its Pumpd slot
+did), (2) calls Pumpd with an idempotency key that is the
 same for every attempt of that sub-step, and (3) in one transaction records the call, the outcome
 and what follows: a retry as a new queue job at the back-off time (the sub-step shows ``retrying``),
 the Pumpd ids on the run and the restaurant, the next sub-steps, and the completion of this queue
@@ -71,18 +72,7 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
     actor = f"worker:{ctx.worker_id}"
     deps = ctx.deps
 
-    async with deps.db.write() as conn:
-        begun = await attempts.start_attempt(
-            conn, job=ctx.job, run_id=run_id, step_id=step_id, actor=actor, now=utcnow()
-        )
-        if isinstance(begun, attempts.NotStarted) and begun.reason == "reopen":
-            # The failed job itself was retried (e.g. from the queue dashboard): retry the run from here.
-            run = await store.lock_run(conn, ctx.job.organisation_id, run_id)
-            await store.reopen_run(conn, run, actor=actor)
-            await store.update_step_values(conn, step_id, {"job_id": ctx.job.id})
-            begun = await attempts.start_attempt(
-                conn, job=ctx.job, run_id=run_id, step_id=step_id, actor=actor, now=utcnow()
-            )
+    begun = await _begin(ctx, run_id=run_id, step_id=step_id, actor=actor)
     if isinstance(begun, attempts.NotStarted):
         return {"outcome": begun.reason, "sub_step": begun.sub_step, "run": begun.run}
     config, checked = _opened_config(deps.secrets, begun.sealed_config)
@@ -130,7 +120,29 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
         )
     outcome = ended.outcome
     if outcome["outcome"] in ("completed", "retrying"):
-        ctx.completed_by_handler(next_job=ended.next_job)
+        ctx.completed_by_handler(next_job=ended.next_job, prepared=ended.next_attempt)
     if outcome["outcome"] == "failed":
         raise PermanentError(f"{begun.key} failed: {outcome['error']}")
     return outcome
+
+
+async def _begin(
+    ctx: JobContext, *, run_id: UUID, step_id: UUID, actor: str
+) -> attempts.Attempt | attempts.NotStarted:
+    """The attempt this job runs: begun already by the transaction that handed it its slot, or now."""
+    prepared = ctx.prepared
+    if isinstance(prepared, attempts.Attempt) and prepared.step_id == step_id:
+        return prepared
+    async with ctx.deps.db.write() as conn:
+        begun = await attempts.start_attempt(
+            conn, job=ctx.job, run_id=run_id, step_id=step_id, actor=actor, now=utcnow()
+        )
+        if isinstance(begun, attempts.NotStarted) and begun.reason == "reopen":
+            # The failed job itself was retried (e.g. from the queue dashboard): retry the run from here.
+            run = await store.lock_run(conn, ctx.job.organisation_id, run_id)
+            await store.reopen_run(conn, run, actor=actor)
+            await store.update_step_values(conn, step_id, {"job_id": ctx.job.id})
+            begun = await attempts.start_attempt(
+                conn, job=ctx.job, run_id=run_id, step_id=step_id, actor=actor, now=utcnow()
+            )
+    return begun

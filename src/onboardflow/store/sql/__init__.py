@@ -1,5 +1,6 @@
 """Named hand-written SQL: each statement has a ``-- name: x`` header, a one-line description and
-one home in a ``*.sql`` file here, loaded once."""
+one home in a ``*.sql`` file here, loaded once. A block may be a fragment that statements include
+as ``{{module.name}}`` (the common CTEs of two statements, written once)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ _BLOCK = re.compile(
 
 
 _COMMENT_LINE = re.compile(r"^\s*--[^\n]*\n", re.M)
+_INCLUDE = re.compile(r"\{\{(\w+)\.(\w+)\}\}")
 _INDENT = re.compile(r"\n\s+")
 
 
@@ -24,13 +26,22 @@ def _compact(sql: str) -> str:
 
 
 @cache
-def queries(module: str) -> dict[str, str]:
-    """The statements of ``<module>.sql`` by name."""
+def _blocks(module: str) -> dict[str, str]:
     text = (_HERE / f"{module}.sql").read_text()
-    found = {m["name"]: _compact(m["sql"]) for m in _BLOCK.finditer(text)}
+    found = {m["name"]: m["sql"] for m in _BLOCK.finditer(text)}
     if not found:
         raise RuntimeError(f"no named statements in {module}.sql")
     return found
+
+
+@cache
+def queries(module: str) -> dict[str, str]:
+    """The statements of ``<module>.sql`` by name, fragments included (one level deep)."""
+    return {name: _compact(_INCLUDE.sub(_included, sql)) for name, sql in _blocks(module).items()}
+
+
+def _included(match: re.Match[str]) -> str:
+    return _COMMENT_LINE.sub("", _blocks(match[1])[match[2]]).strip().rstrip(";")
 
 
 def query(module: str, name: str) -> str:

@@ -15,7 +15,7 @@ WITH picked AS (
     RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
               jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
               jobs.parent_job_id, jobs.metadata, jobs.run_at, picked.status AS previous_status
-), logged AS (
+), claim_logged AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
 )
@@ -60,7 +60,7 @@ WITH queue_room AS (
     RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
               jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
               jobs.parent_job_id, jobs.metadata, jobs.run_at, picked.status AS previous_status
-), logged AS (
+), claim_logged AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
 )
@@ -179,10 +179,17 @@ SELECT organisation_id, 'job', id, 'in_progress', 'completed', :worker, :now FRO
 WHERE id = :id AND status = 'completed' AND completed_at = :now;
 
 -- name: hand_over_postgresql
--- Job :ended of limited :queue completed earlier in this transaction (at :now): its slot goes to the
--- queue's next due job, claimed for the same worker, unless the queue is paused, over its limit (one
--- lowered meanwhile) or the worker holds its share (:share) of it (``domain.jobs.queue_room``). One
--- for one, so the limit holds without locking the queue's row; nothing when :ended did not complete.
+-- Job :ended of limited :queue completed earlier in this transaction: its slot goes to the queue's
+-- next due job, claimed for the same worker (``hand_over_claim_postgresql``).
+{{queue.hand_over_claim_postgresql}}
+SELECT * FROM claimed;
+
+-- name: hand_over_claim_postgresql
+-- Fragment, the CTEs ``room`` to ``claim_logged``: job :ended of limited :queue completed earlier in
+-- this transaction (at :now); its slot goes to the queue's next due job (``claimed``), claimed for the
+-- same worker, unless the queue is paused, over its limit (one lowered meanwhile) or the worker holds
+-- its share (:share) of it (``domain.jobs.queue_room``). One for one, so the limit holds without
+-- locking the queue's row; nothing when :ended did not complete.
 WITH room AS (
     SELECT 1 FROM queues q
     WHERE q.name = :queue AND NOT q.paused AND q.concurrency_limit IS NOT NULL
@@ -205,11 +212,10 @@ WITH room AS (
     RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
               jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
               jobs.parent_job_id, jobs.metadata, jobs.run_at, picked.status AS previous_status
-), logged AS (
+), claim_logged AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
 )
-SELECT * FROM claimed;
 
 -- name: cluster_concurrency
 -- The job slots of the workers that are alive (heartbeat since :alive_since) and not stopping.

@@ -104,20 +104,56 @@ VALUES (:organisation_id, :entity_type, :entity_id, :batch_job_id, :registration
 -- may begin, and its run is active): the sub-step moves to in_progress with the next attempt number
 -- (logged, unless an interrupted attempt runs again), and what the Pumpd call needs comes back. No
 -- row: something else happened, and the caller looks closer. The run is share-locked, so a cancel that
--- holds it (FOR UPDATE) is waited for, and then seen. The restaurant is the run's (the run is
--- the organisation's), looked up by primary key alone: with the organisation in the condition too,
--- PostgreSQL's planner may scan the organisation's index before the tables are first analysed.
-WITH run AS (
-    SELECT id, organisation_id, batch_job_id, restaurant_id, execution_config
-    FROM registration_jobs
-    WHERE id = :run_id AND organisation_id = :organisation_id AND status = ANY(:active)
-    FOR KEY SHARE
+-- holds it (FOR UPDATE) is waited for, and then seen.
+WITH target AS (
+    SELECT CAST(:job_id AS uuid) AS job_id, CAST(:run_id AS uuid) AS run_id,
+           CAST(:step_id AS uuid) AS step_id, CAST(:organisation_id AS uuid) AS organisation_id
+), run AS (
+    SELECT r.id, r.organisation_id, r.batch_job_id, r.restaurant_id, r.execution_config
+    FROM registration_jobs r JOIN target t ON r.id = t.run_id AND r.organisation_id = t.organisation_id
+    WHERE r.status = ANY(:active)
+    FOR KEY SHARE OF r
 ), prior AS (
     SELECT s.id, s.status FROM registration_job_steps s
-    WHERE s.id = :step_id AND s.registration_job_id = :run_id AND s.job_id = :job_id
-      AND s.status = ANY(:runnable)
-    FOR UPDATE
-), started AS (
+    JOIN target t ON s.id = t.step_id AND s.job_id = t.job_id
+    JOIN run ON s.registration_job_id = run.id
+    WHERE s.status = ANY(:runnable)
+    FOR UPDATE OF s
+), {{sub_steps.begin_attempt_from_postgresql}}
+SELECT * FROM begun;
+
+-- name: hand_over_and_begin_postgresql
+-- ``queue.hand_over_postgresql``, and when the job it hands the slot to is a sub-step's, that attempt
+-- begun in the same statement as ``begin_attempt_postgresql`` would (its columns beside the job's,
+-- NULL when it did not begin). Nothing waits: a run or sub-step another transaction holds is skipped,
+-- and the job then begins on its own, so this transaction (which holds a run's lock) never waits for
+-- a lock a cancel of the other run holds while that cancel waits for the job this one claimed.
+{{queue.hand_over_claim_postgresql}}, target AS (
+    SELECT id AS job_id, CAST(input_payload->>'registration_job_id' AS uuid) AS run_id,
+           CAST(input_payload->>'step_id' AS uuid) AS step_id, organisation_id
+    FROM claimed WHERE job_type = :sub_step_job
+), run AS (
+    SELECT r.id, r.organisation_id, r.batch_job_id, r.restaurant_id, r.execution_config
+    FROM registration_jobs r JOIN target t ON r.id = t.run_id AND r.organisation_id = t.organisation_id
+    WHERE r.status = ANY(:active)
+    FOR KEY SHARE OF r SKIP LOCKED
+), prior AS (
+    SELECT s.id, s.status FROM registration_job_steps s
+    JOIN target t ON s.id = t.step_id AND s.job_id = t.job_id
+    JOIN run ON s.registration_job_id = run.id
+    WHERE s.status = ANY(:runnable)
+    FOR UPDATE OF s SKIP LOCKED
+), {{sub_steps.begin_attempt_from_postgresql}}
+SELECT claimed.*, begun.* FROM claimed LEFT JOIN begun ON true;
+
+-- name: begin_attempt_from_postgresql
+-- Fragment, the CTEs ``started`` to ``begun`` after ``run`` (the active run, share-locked) and
+-- ``prior`` (the sub-step, locked, if this job's and runnable; joined to ``run`` so that the run is
+-- locked first, in the order a cancel takes them): the sub-step moves to in_progress
+-- and ``begun`` is what the Pumpd call needs. The run's restaurant is looked up by primary key alone:
+-- with the organisation in the condition too, PostgreSQL's planner may scan the organisation's index
+-- before the tables are first analysed.
+started AS (
     UPDATE registration_job_steps s
     SET status = 'in_progress', attempts = s.attempts + 1, started_at = COALESCE(s.started_at, :now),
         next_attempt_at = NULL, updated_at = :now
@@ -129,18 +165,20 @@ WITH run AS (
     SELECT run.organisation_id, 'step', started.id, run.batch_job_id, run.id, started.from_status,
         'in_progress', :actor, jsonb_build_object('step_key', started.step_key), :now
     FROM started, run WHERE started.from_status <> 'in_progress'
+), begun AS (
+    SELECT started.step_key, started.attempts AS step_attempts, started.input AS step_input,
+           run.organisation_id AS run_organisation_id, run.restaurant_id AS run_restaurant_id,
+           run.execution_config,
+           (SELECT COALESCE(jsonb_object_agg(d.step_key, d.result), '{}'::jsonb)
+            FROM registration_job_steps d
+            WHERE d.registration_job_id = run.id AND d.parent_step_id IS NOT NULL
+              AND d.status = 'completed' AND d.result IS NOT NULL) AS execution_results,
+           jsonb_build_object('name', r.name, 'contact_name', r.contact_name,
+               'marketplace_url', r.marketplace_url, 'website', r.website, 'menu', r.menu,
+               'branding', r.branding) AS restaurant
+    FROM started CROSS JOIN run
+    JOIN restaurants r ON r.id = run.restaurant_id
 )
-SELECT started.step_key, started.attempts, started.input, run.organisation_id, run.restaurant_id,
-       run.execution_config,
-       (SELECT COALESCE(jsonb_object_agg(d.step_key, d.result), '{}'::jsonb)
-        FROM registration_job_steps d
-        WHERE d.registration_job_id = run.id AND d.parent_step_id IS NOT NULL
-          AND d.status = 'completed' AND d.result IS NOT NULL) AS execution_results,
-       jsonb_build_object('name', r.name, 'contact_name', r.contact_name,
-           'marketplace_url', r.marketplace_url, 'website', r.website, 'menu', r.menu,
-           'branding', r.branding) AS restaurant
-FROM started CROSS JOIN run
-JOIN restaurants r ON r.id = run.restaurant_id;
 
 -- name: record_attempt_postgresql
 -- Record how an attempt ended in one statement, as the caller decided under the run's lock: the call
