@@ -208,9 +208,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--restaurants", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=50)
+    # 2 processes x (30 + 5) pooled connections and the API's pool fit PostgreSQL's default 100
+    # connections; at 50, about a thousand connection attempts per run were refused.
+    parser.add_argument("--concurrency", type=int, default=30)
     parser.add_argument(
-        "--sqlite-processes", type=int, default=1, help="worker processes on SQLite (PostgreSQL: 2)"
+        "--sqlite-processes", type=int, default=2, help="worker processes on SQLite (PostgreSQL: 2)"
     )
     args = parser.parse_args()
     rows = []

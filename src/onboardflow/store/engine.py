@@ -2,7 +2,8 @@
 
 ``Database.write()`` opens a write transaction and ``Database.read()`` a read-only one. On SQLite the
 writer is a single pooled connection that starts ``BEGIN IMMEDIATE`` (so a process never fights itself
-for the lock and other processes wait on the busy timeout); readers use WAL snapshots. On PostgreSQL
+for the lock), after the lock file that queues the writers of all processes (``writer_lock``);
+readers use WAL snapshots. On PostgreSQL
 both use one pool. Driver errors are turned into onboardflow errors here and never leave the store.
 """
 
@@ -11,13 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from onboardflow.errors import Conflict, InvalidInput, StoreUnavailable
+from onboardflow.store.writer_lock import WriterLock
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -84,6 +87,7 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
+        self._writer_lock: WriterLock | None = None
         self.dialect: Dialect = dialect_of(url)
         if self.dialect == "sqlite":
             common: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
@@ -93,6 +97,9 @@ class Database:
             self._reader = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=5, **common)
             _configure_sqlite(self._writer, "BEGIN IMMEDIATE")
             _configure_sqlite(self._reader, "BEGIN")
+            database = make_url(url).database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self._writer_lock = WriterLock(Path(database))
         else:
             # No pre-ping: it costs a round trip per transaction. A connection lost meanwhile fails
             # its first statement (StoreUnavailable, which callers retry), and SQLAlchemy then
@@ -112,11 +119,18 @@ class Database:
         """A connection in a write transaction, committed when the block ends without error."""
         pending: set[str] | None = None
         with translate_errors():
-            async with self._writer.begin() as conn:
+            async with self._writer.connect() as conn:
+                lock = self._writer_lock
+                held = lock is not None and await lock.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000)
                 try:
-                    yield conn
+                    async with conn.begin():
+                        try:
+                            yield conn
+                        finally:
+                            pending = conn.info.pop(NOTIFY_KEY, None)
                 finally:
-                    pending = conn.info.pop(NOTIFY_KEY, None)
+                    if held and lock is not None:
+                        lock.release()
         if pending:
             self.wakeups.publish(pending)
 
@@ -138,6 +152,9 @@ class Database:
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
+        if self._writer_lock is not None:
+            self._writer_lock.close()
+            self._writer_lock = None
 
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+)")

@@ -9,9 +9,9 @@ two: one locks the run's row and reads its sub-steps, the other sends what Pytho
 commit (so the lock is held for one decision of this process, never across the Pumpd call). When
 that commit hands the Pumpd slot to the queue's next sub-step, that sub-step's attempt begins in the
 same statement (``Ended.next_attempt``), so a handed-over sub-step starts with no transaction of its
-own. On SQLite both are a few statements under the process's single writer. The rare turns of a run (a skip, its end,
-a retry of a failed run) go through ``registrations.schedule_ready`` and friends, which hold every
-rule of those turns.
+own. On SQLite both are a few statements under the process's single writer. The rare turns of a
+run (a skip, its end, a retry of a failed run) go through ``registrations.schedule_ready`` and
+friends, which hold every rule of those turns.
 
 Statements run on the driver connection (``driver_sql``): a registration run makes dozens of them.
 """
