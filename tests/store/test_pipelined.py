@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from onboardflow.domain.leads import RestaurantInput
-from onboardflow.errors import InvalidInput
+from onboardflow.errors import Conflict, InvalidInput
 from onboardflow.operations import restaurants
 from onboardflow.operations.services import Services
 from onboardflow.store import driver_sql
@@ -51,7 +51,7 @@ async def test_a_statement_that_fails_in_the_block_commits_nothing_sent_before_i
     services: Services, tenant: Tenant
 ) -> None:
     if services.db.dialect != "postgresql":
-        pytest.skip("on SQLite there is no pipeline: each statement runs, and fails, at once")
+        pytest.skip("only PostgreSQL refuses a NUL byte; the next test fails a statement on both")
     ids = await _restaurant(services, tenant)
     params = {**ids, "pumpd_user_id": "user-2", "pumpd_restaurant_id": None, "now": utcnow()}
     bad = {**params, "pumpd_user_id": "nul\x00byte"}  # a value PostgreSQL refuses
@@ -65,3 +65,41 @@ async def test_a_statement_that_fails_in_the_block_commits_nothing_sent_before_i
     with pytest.raises(InvalidInput):
         await both_then_commit()
     assert await _pumpd_user_id(services, ids["restaurant_id"]) is None
+
+
+async def test_statements_sent_in_the_block_run_when_it_ends_and_a_failure_keeps_none_of_them(
+    services: Services, tenant: Tenant
+) -> None:
+    ids = await _restaurant(services, tenant)
+    params = {**ids, "pumpd_user_id": "user-3", "pumpd_restaurant_id": None, "now": utcnow()}
+    async with services.db.write() as conn:
+        async with driver_sql.pipelined(conn):
+            changed = await driver_sql.send(conn, "sub_steps", "restaurant_pumpd_ids", params)
+            if conn.dialect.name == "sqlite":
+                with pytest.raises(RuntimeError, match="has not run yet"):
+                    _ = changed.rowcount
+        assert changed.rowcount == 1
+
+    event = {
+        "organisation_id": ids["organisation_id"],
+        "entity_type": None,  # NOT NULL: the insert fails
+        "entity_id": ids["restaurant_id"],
+        "batch_job_id": None,
+        "registration_job_id": None,
+        "from_status": None,
+        "to_status": "x",
+        "actor": "test",
+        "reason": None,
+        "data": None,
+        "created_at": utcnow(),
+    }
+
+    async def change_then_fail() -> None:
+        async with services.db.write() as conn, driver_sql.pipelined(conn):
+            changed = {**params, "pumpd_user_id": "user-4"}
+            await driver_sql.send(conn, "sub_steps", "restaurant_pumpd_ids", changed)
+            await driver_sql.send(conn, "sub_steps", "insert_event", event)
+
+    with pytest.raises(Conflict):
+        await change_then_fail()
+    assert await _pumpd_user_id(services, ids["restaurant_id"]) == "user-3"

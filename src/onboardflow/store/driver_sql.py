@@ -7,6 +7,10 @@ with values converted the way the table types store them (UUIDs as 32 hex charac
 naive UTC text and JSON as text on SQLite) and driver errors raised as SQLAlchemy's, so that
 ``translate_errors`` sees what it always sees.
 
+Inside ``pipelined`` the statements sent go out together: to PostgreSQL in one round trip, to SQLite
+in one call on aiosqlite's connection thread (each statement alone is a hand-over to that thread and
+back, with the database locked meanwhile).
+
 The single-row statements every path makes (a status transition with its event, an update of some
 columns, a read by key) are generated here from the table's columns, once per table and set of
 columns, and run the same way.
@@ -117,11 +121,16 @@ async def rows_of(
     Inside ``pipelined``, the first call waits for every statement sent so far (one round trip for
     all of them); the next ones find their rows already there.
     """
-    try:
-        rows = await cursor.fetchall()
-    except Exception as exc:
-        _raise_as_sqlalchemy(exc, "(fetch)", None)
-        raise
+    if isinstance(cursor, _Sent):
+        if not cursor.done:
+            await _flush(conn)
+        rows: Sequence[Any] = cursor.rows
+    else:
+        try:
+            rows = await cursor.fetchall()
+        except Exception as exc:
+            _raise_as_sqlalchemy(exc, "(fetch)", None)
+            raise
     names = [d[0] for d in cursor.description or ()]
     decoders = [_decoder(columns.get(n) if columns else None, conn.dialect.name) for n in names]
     return [{n: d(v) for n, d, v in zip(names, decoders, row, strict=True)} for row in rows]
@@ -130,39 +139,38 @@ async def rows_of(
 async def execute(conn: AsyncConnection, module: str, name: str, params: Mapping[str, Any]) -> int:
     """Run a named statement; returns the number of rows it changed."""
     dialect = conn.dialect.name
-    sql = _statement(module, name, dialect)
     encode = _encoder(dialect)
     values = {key: encode(value) for key, value in params.items()}
-    try:
-        cursor = await (await _driver(conn)).execute(sql, values)
-    except Exception as exc:
-        _raise_as_sqlalchemy(exc, sql, values)
-        raise
-    return int(cursor.rowcount)
+    return int((await _run(conn, _statement(module, name, dialect), values)).rowcount)
 
 
 async def send(conn: AsyncConnection, module: str, name: str, params: Mapping[str, Any]) -> Any:
-    """Run a named statement without waiting for it inside ``pipelined`` (PostgreSQL); returns the
-    driver cursor, whose ``rowcount`` is known once the pipeline has ended."""
+    """Run a named statement without waiting for it inside ``pipelined``; returns the driver cursor
+    (on SQLite a ``_Sent``), whose ``rowcount`` is known once the block has ended."""
     dialect = conn.dialect.name
-    sql = _statement(module, name, dialect)
     encode = _encoder(dialect)
     values = {key: encode(value) for key, value in params.items()}
-    try:
-        return await (await _driver(conn)).execute(sql, values)
-    except Exception as exc:
-        _raise_as_sqlalchemy(exc, sql, values)
-        raise
+    return await _run(conn, _statement(module, name, dialect), values, defer=True)
 
 
 @asynccontextmanager
 async def pipelined(conn: AsyncConnection) -> AsyncIterator[None]:
-    """Statements sent inside go to PostgreSQL together and are answered together when the block ends
-    (one round trip instead of one each); errors surface then too. Read their rows after the block: a
-    read inside waits for the answers so far, a round trip of its own. On SQLite statements run one
-    by one."""
+    """Statements sent inside (``send``, ``send_select``) go to PostgreSQL together and are answered
+    together when the block ends (one round trip instead of one each); errors surface then too. Read
+    their rows after the block: a read inside waits for the answers so far, a round trip of its own.
+    On SQLite they run together in one call on the connection's thread (``_flush``), when the block
+    ends or something needs their answers. Only this module's statements belong inside: one run
+    through SQLAlchemy would not see what waits to be sent."""
     if conn.dialect.name != "postgresql":
-        yield
+        if _BATCH_KEY in conn.info:  # an outer block sends these
+            yield
+            return
+        conn.info[_BATCH_KEY] = []
+        try:
+            yield
+            await _flush(conn)
+        finally:
+            del conn.info[_BATCH_KEY]
         return
     driver = await _driver(conn)
     try:
@@ -181,6 +189,7 @@ async def commit(conn: AsyncConnection) -> None:
         if conn.dialect.name == "postgresql" and driver.pgconn.pipeline_status:
             await driver.execute("COMMIT", prepare=False)
         else:
+            await _flush(conn)
             await driver.commit()
     except Exception as exc:
         _raise_as_sqlalchemy(exc, "COMMIT", None)
@@ -309,11 +318,77 @@ def _update(
     return sql, {**_bind(table, "v_", values, dialect.name), **_bind(table, "w_", bound, dialect.name)}
 
 
-async def _run(conn: AsyncConnection, sql: str, params: Mapping[str, Any]) -> Any:
+async def _run(conn: AsyncConnection, sql: str, params: Mapping[str, Any], *, defer: bool = False) -> Any:
+    """Run one statement; with ``defer`` inside ``pipelined``, send it without waiting."""
+    if conn.dialect.name != "postgresql":
+        sent = _Sent(sql, params)
+        batch = conn.info.get(_BATCH_KEY)
+        if defer and batch is not None:
+            batch.append(sent)
+        else:
+            await _flush(conn, then=sent)
+        return sent
     try:
         return await (await _driver(conn)).execute(sql, params)
     except Exception as exc:
         _raise_as_sqlalchemy(exc, sql, params)
+        raise
+
+
+_BATCH_KEY = "onboardflow.sqlite_batch"
+
+
+class _Sent:
+    """A statement for SQLite, with its answer (rows, their description, the rows changed) once it ran."""
+
+    __slots__ = ("_rowcount", "description", "done", "params", "rows", "sql")
+
+    def __init__(self, sql: str, params: Mapping[str, Any]) -> None:
+        self.sql, self.params = sql, params
+        self.rows: list[Any] = []
+        self.description: Any = None
+        self._rowcount = -1
+        self.done = False
+
+    @property
+    def rowcount(self) -> int:
+        if not self.done:
+            raise RuntimeError("the statement has not run yet: read it after its pipelined block")
+        return self._rowcount
+
+    def run(self, connection: sqlite3.Connection) -> None:
+        """Run on the connection's thread, keeping the whole answer."""
+        cursor = connection.execute(self.sql, self.params)
+        try:
+            self.description = cursor.description
+            self.rows = cursor.fetchall() if cursor.description else []
+            self._rowcount = cursor.rowcount
+        finally:
+            cursor.close()
+        self.done = True
+
+
+def _run_all(connection: sqlite3.Connection, sent: Sequence[_Sent]) -> None:
+    for item in sent:
+        item.run(connection)
+
+
+async def _flush(conn: AsyncConnection, *, then: _Sent | None = None) -> None:
+    """Run the statements waiting in this connection's SQLite batch (and ``then``), in order, in one
+    call on the connection's thread: each statement through aiosqlite is a hand-over to that thread
+    and back, and the database stays locked for all of them."""
+    batch = conn.info.get(_BATCH_KEY)
+    pending = [*(batch or ()), *([then] if then is not None else [])]
+    if batch:
+        batch.clear()
+    if not pending:
+        return
+    driver = await _driver(conn)
+    try:
+        await driver._execute(_run_all, driver._conn, pending)
+    except Exception as exc:
+        failed = next((item for item in pending if not item.done), pending[-1])
+        _raise_as_sqlalchemy(exc, failed.sql, failed.params)
         raise
 
 
@@ -395,7 +470,7 @@ async def send_select(
         lock = " FOR UPDATE" if for_update and dialect.name == "postgresql" else ""
         sql = _generated[key] = f"SELECT * FROM {table.name} WHERE {_condition(table, shape, dialect)}{lock}"
     bound = {name: value for name, value in where.items() if value is not None}
-    return Selection(table, await _run(conn, sql, _bind(table, "w_", bound, dialect.name)))
+    return Selection(table, await _run(conn, sql, _bind(table, "w_", bound, dialect.name), defer=True))
 
 
 async def selected(conn: AsyncConnection, selection: Selection) -> list[dict[str, Any]]:

@@ -9,9 +9,9 @@ two: one locks the run's row and reads its sub-steps, the other sends what Pytho
 commit (so the lock is held for one decision of this process, never across the Pumpd call). When
 that commit hands the Pumpd slot to the queue's next sub-step, that sub-step's attempt begins in the
 same statement (``Ended.next_attempt``), so a handed-over sub-step starts with no transaction of its
-own. On SQLite both are a few statements under the process's single writer. The rare turns of a
-run (a skip, its end, a retry of a failed run) go through ``registrations.schedule_ready`` and
-friends, which hold every rule of those turns.
+own. On SQLite both are a few statements under the process's single writer, sent together
+(``driver_sql.pipelined``). The rare turns of a run (a skip, its end, a retry of a failed run) go
+through ``registrations.schedule_ready`` and friends, which hold every rule of those turns.
 
 Statements run on the driver connection (``driver_sql``): a registration run makes dozens of them.
 """
@@ -561,67 +561,55 @@ async def _check_recorded(conn: AsyncConnection, recorded: Any) -> None:
 
 async def _record_sqlite(conn: AsyncConnection, record: _Record) -> None:
     change, attempt, now = record.change, record.attempt, record.now
-    await sql.execute(conn, "sub_steps", "insert_call", _call_row(attempt, record.call, now))
-    if change.retry_job is not None:
-        await _insert_job(conn, change.retry_job)
-    ended = await sql.execute(
-        conn,
-        "sub_steps",
-        "end_sub_step",
-        {
-            **change.values,
-            "status": change.target.value,
-            "step_id": attempt.step_id,
-            "job_id": record.job.id,
-            "now": now,
-        },
-    )
-    if ended != 1:
-        raise Conflict("the sub-step changed while its attempt was recorded")
-    await sql.execute(conn, "sub_steps", "insert_event", record.event())
-    ids = record.pumpd_ids
-    if change.target is StepStatus.COMPLETED:
-        await sql.execute(
+    async with sql.pipelined(conn):  # one call on the connection's thread for all of them
+        await sql.send(conn, "sub_steps", "insert_call", _call_row(attempt, record.call, now))
+        if change.retry_job is not None:
+            await _send_job(conn, change.retry_job)
+        ended = await sql.send(
             conn,
             "sub_steps",
-            "keep_ids_sqlite",
+            "end_sub_step",
             {
-                **ids,
-                "current_phase": record.phase,
+                **change.values,
+                "status": change.target.value,
+                "step_id": attempt.step_id,
+                "job_id": record.job.id,
                 "now": now,
-                "run_id": attempt.run_id,
             },
         )
-    elif record.phase != record.run["current_phase"]:
-        params = {"current_phase": record.phase, "now": now, "run_id": attempt.run_id}
-        await sql.execute(conn, "sub_steps", "set_current_phase", params)
-    if any(ids.values()):
-        await sql.execute(
-            conn,
-            "sub_steps",
-            "restaurant_pumpd_ids",
-            {
+        await sql.send(conn, "sub_steps", "insert_event", record.event())
+        ids = record.pumpd_ids
+        if change.target is StepStatus.COMPLETED:
+            params = {**ids, "current_phase": record.phase, "now": now, "run_id": attempt.run_id}
+            await sql.send(conn, "sub_steps", "keep_ids_sqlite", params)
+        elif record.phase != record.run["current_phase"]:
+            params = {"current_phase": record.phase, "now": now, "run_id": attempt.run_id}
+            await sql.send(conn, "sub_steps", "set_current_phase", params)
+        if any(ids.values()):
+            params = {
                 **ids,
                 "now": now,
                 "restaurant_id": attempt.restaurant_id,
                 "organisation_id": attempt.organisation_id,
-            },
-        )
-    for step_id, job_id in record.pointers:
-        await _insert_job(conn, next(j for j in record.jobs if j["id"] == job_id))
-        await sql.execute(
-            conn, "sub_steps", "point_sub_step_at_job", {"job_id": job_id, "now": now, "step_id": step_id}
-        )
-    if record.complete:
-        await complete_within(
-            conn,
-            job_id=record.job.id,
-            attempt=record.job.attempts,
-            result=change.outcome,
-            duration_ms=record.call.duration_ms,
-            worker_id=record.worker_id,
-            now=now,
-        )
+            }
+            await sql.send(conn, "sub_steps", "restaurant_pumpd_ids", params)
+        for step_id, job_id in record.pointers:
+            await _send_job(conn, next(j for j in record.jobs if j["id"] == job_id))
+            params = {"job_id": job_id, "now": now, "step_id": step_id}
+            await sql.send(conn, "sub_steps", "point_sub_step_at_job", params)
+        if record.complete:
+            await complete_within(
+                conn,
+                job_id=record.job.id,
+                attempt=record.job.attempts,
+                result=change.outcome,
+                duration_ms=record.call.duration_ms,
+                worker_id=record.worker_id,
+                now=now,
+            )
+    if ended.rowcount != 1:
+        # Moved meanwhile: the transaction is rolled back, none of the above is kept.
+        raise Conflict("the sub-step changed while its attempt was recorded")
 
 
 def _event(
@@ -680,8 +668,8 @@ def _sub_step_spec(
     )
 
 
-async def _insert_job(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
-    """Insert one job row built by ``queue.job_row`` (SQLite; PostgreSQL inserts them in its one
-    statement)."""
+async def _send_job(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
+    """Send the insert of one job row built by ``queue.job_row`` (SQLite; PostgreSQL inserts them in
+    its one statement)."""
     params = {**row, "input_payload": Json(row["input_payload"]), "metadata": Json(row["metadata"])}
-    await sql.execute(conn, "sub_steps", "insert_job", params)
+    await sql.send(conn, "sub_steps", "insert_job", params)
