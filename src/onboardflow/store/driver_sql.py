@@ -368,6 +368,22 @@ class _Sent:
         self.done = True
 
 
+class _LoggedUpdate(_Sent):
+    """An update and, if it changed exactly one row, the insert of its log entry (``update_logged``
+    on SQLite), in one call on the connection's thread."""
+
+    __slots__ = ("log_sql",)
+
+    def __init__(self, sql: str, log_sql: str, params: Mapping[str, Any]) -> None:
+        super().__init__(sql, params)
+        self.log_sql = log_sql
+
+    def run(self, connection: sqlite3.Connection) -> None:
+        super().run(connection)
+        if self._rowcount == 1:
+            connection.execute(self.log_sql, self.params).close()
+
+
 def _run_all(connection: sqlite3.Connection, sent: Sequence[_Sent]) -> None:
     for item in sent:
         item.run(connection)
@@ -435,10 +451,9 @@ async def update_logged(
                 f"WITH moved AS ({update} RETURNING 1) {_insert_sql(log, names, 'moved', dialect)}"
             )
         return int((await _run(conn, sql, params)).rowcount) == 1
-    if int((await _run(conn, update, params)).rowcount) != 1:
-        return False
-    await _run(conn, _insert_sql(log, names, None, dialect), params)
-    return True
+    logged = _LoggedUpdate(update, _insert_sql(log, names, None, dialect), params)
+    await _flush(conn, then=logged)
+    return logged.rowcount == 1
 
 
 async def select_where(
