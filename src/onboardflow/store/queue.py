@@ -491,12 +491,10 @@ async def hand_over(
     )
     if conn.dialect.name == "postgresql":
         return HandOver(conn, sent=await driver_sql.send(conn, "queue", "hand_over_postgresql", params))
-    if not await _completed_now(conn, ended_job_id, now):
-        return HandOver(conn)
-    if await _queue_capacity_sqlite(conn, queue, worker_id=worker_id, share=terms.share) <= 0:
-        return HandOver(conn)
-    taken = await _claim_sqlite(conn, queue=queue, limit=1, params=params)
-    return HandOver(conn, job=taken[0] if taken else None)
+    async with driver_sql.pipelined(conn):  # one call on SQLite's connection thread
+        await driver_sql.send(conn, "queue", "hand_over_log_sqlite", params)
+        claimed = await driver_sql.send(conn, "queue", "hand_over_claim_sqlite", params)
+    return HandOver(conn, sent=claimed)
 
 
 def hand_over_params(
@@ -511,15 +509,6 @@ def hand_over_params(
         "share": terms.share,
         "ended": ended_job_id,
     }
-
-
-async def _completed_now(conn: AsyncConnection, job_id: UUID, now: datetime) -> bool:
-    row = await conn.execute(
-        sa.select(jobs.c.id).where(
-            jobs.c.id == job_id, jobs.c.status == JobStatus.COMPLETED.value, jobs.c.completed_at == now
-        )
-    )
-    return row.first() is not None
 
 
 def _wake_if_requeued(

@@ -217,6 +217,36 @@ WITH room AS (
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
 )
 
+-- name: hand_over_pick_sqlite
+-- Fragment: the id of limited :queue's next due job when job :ended completed earlier in this
+-- transaction (at :now) and the queue has room for worker :worker (``hand_over_claim_postgresql``'s
+-- rule: unpaused, under its limit, the worker under its share :share).
+SELECT j.id FROM jobs j JOIN queues q ON q.name = j.queue
+WHERE j.queue = :queue AND j.status IN ('pending', 'queued') AND j.run_at <= :now
+  AND NOT q.paused AND q.concurrency_limit IS NOT NULL
+  AND EXISTS (SELECT 1 FROM jobs WHERE id = :ended AND status = 'completed' AND completed_at = :now)
+  AND (SELECT count(*) FROM jobs WHERE queue = q.name AND status = 'in_progress') < q.concurrency_limit
+  AND (SELECT count(*) FROM jobs
+       WHERE lease_owner = :worker AND status = 'in_progress' AND queue = q.name) < :share
+ORDER BY j.priority DESC, j.run_at, j.id
+LIMIT 1;
+
+-- name: hand_over_log_sqlite
+-- Log the claim ``hand_over_claim_sqlite`` makes next in this transaction (the same pick: nothing
+-- else writes in between under SQLite's lock).
+INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
+SELECT organisation_id, 'job', id, status, 'in_progress', :worker, :now FROM jobs
+WHERE id = ({{queue.hand_over_pick_sqlite}});
+
+-- name: hand_over_claim_sqlite
+-- Claim the job ``hand_over_pick_sqlite`` names for worker :worker, returning it.
+UPDATE jobs
+SET status = 'in_progress', attempts = attempts + 1, lease_owner = :worker,
+    lease_expires_at = :lease_until, started_at = :now, updated_at = :now
+WHERE id = ({{queue.hand_over_pick_sqlite}})
+RETURNING id, job_type, queue, priority, input_payload, attempts, max_retries, timeout_seconds,
+          organisation_id, restaurant_id, parent_job_id, metadata, run_at;
+
 -- name: cluster_concurrency
 -- The job slots of the workers that are alive (heartbeat since :alive_since) and not stopping.
 SELECT COALESCE(SUM(concurrency), 0) AS slots FROM workers
