@@ -273,11 +273,9 @@ async def test_cancel_during_phase_two_stops_everything_and_ends_cancelled(harne
     assert len(await harness.calls(run_id)) == calls_at_cancel, "nothing ran after the cancel"
 
 
-async def test_on_postgresql_a_sub_step_handed_a_slot_begins_in_the_transaction_that_hands_it_over(
+async def test_a_sub_step_handed_a_slot_begins_in_the_transaction_that_hands_it_over(
     harness: Harness,
 ) -> None:
-    if harness.services.db.dialect != "postgresql":
-        pytest.skip("SQLite begins a handed-over sub-step in a transaction of its own")
     restaurant_ids = [await harness.restaurant(f"Slot Diner {i}") for i in range(3)]
     run_ids = [await harness.start(restaurant_id, **ALL_ON) for restaurant_id in restaurant_ids]
     for run_id in run_ids:

@@ -10,8 +10,9 @@ commit (so the lock is held for one decision of this process, never across the P
 that commit hands the Pumpd slot to the queue's next sub-step, that sub-step's attempt begins in the
 same statement (``Ended.next_attempt``), so a handed-over sub-step starts with no transaction of its
 own. On SQLite both are a few statements under the process's single writer, sent together
-(``driver_sql.pipelined``). The rare turns of a run (a skip, its end, a retry of a failed run) go
-through ``registrations.schedule_ready`` and friends, which hold every rule of those turns.
+(``driver_sql.pipelined``), and a handed-over sub-step begins in the ending transaction too. The
+rare turns of a run (a skip, its end, a retry of a failed run) go through
+``registrations.schedule_ready`` and friends, which hold every rule of those turns.
 
 Statements run on the driver connection (``driver_sql``): a registration run makes dozens of them.
 """
@@ -269,8 +270,8 @@ async def end_attempt(
     permanent error; the caller fails the job) or ``discarded`` when the sub-step was cancelled or
     re-queued meanwhile. The queue job is completed here, in the same transaction, for the first two;
     with ``hand_over_terms`` its Pumpd slot then goes to the queue's next due job, claimed for the
-    same worker (``queue.hand_over``); on PostgreSQL that job's attempt begins in the same
-    transaction when nothing else holds its run or sub-step.
+    same worker (``queue.hand_over``), and that job's attempt begins in the same transaction (on
+    PostgreSQL when nothing else holds its run or sub-step).
     """
     run, sub_steps = await _lock_run(conn, attempt.run_id)
     by_key = {str(s["step_key"]): s for s in sub_steps}
@@ -317,6 +318,8 @@ async def end_attempt(
                 conn, queue=job.queue, ended_job_id=job.id, worker_id=worker_id, terms=terms, now=now
             )
             next_job = await taken.job()
+            if next_job is not None and next_job.job_type == SUB_STEP_JOB:
+                next_attempt = await _begin_handed_sqlite(conn, next_job, actor=record.actor, now=now)
     for queued in record.jobs:
         request_wakeup(conn, str(queued["queue"]))
     if ready is None:
@@ -348,6 +351,27 @@ async def _send_hand_over_and_begin(conn: AsyncConnection, record: _Record, term
         "actor": record.actor,
     }
     return await sql.send(conn, "sub_steps", "hand_over_and_begin_postgresql", params)
+
+
+async def _begin_handed_sqlite(
+    conn: AsyncConnection, job: ClaimedJob, *, actor: str, now: datetime
+) -> Attempt | None:
+    """On SQLite, begin the attempt of the sub-step job a hand-over just claimed, in the same
+    transaction (the database is locked, so nothing moves in between); ``None`` when it does not
+    begin the usual way, and its handler then finds out why."""
+    payload = job.input_payload
+    try:
+        begun = await _begin_after_looking(
+            conn,
+            job=job,
+            run_id=UUID(payload["registration_job_id"]),
+            step_id=UUID(payload["step_id"]),
+            actor=actor,
+            now=now,
+        )
+    except NotFound:  # raised before anything is written
+        return None
+    return begun if isinstance(begun, Attempt) else None
 
 
 async def _handed_over(conn: AsyncConnection, handed: Any) -> tuple[ClaimedJob | None, Attempt | None]:
