@@ -312,11 +312,17 @@ async def end_attempt(
         if handed is not None:
             next_job, next_attempt = await _handed_over(conn, handed)
     else:
-        await _record_sqlite(conn, record)
-        if terms is not None:
-            taken = await hand_over(
-                conn, queue=job.queue, ended_job_id=job.id, worker_id=worker_id, terms=terms, now=now
-            )
+        taken = None
+        async with sql.pipelined(conn):  # the record and the hand-over in one call
+            ended = await _send_record_sqlite(conn, record)
+            if terms is not None:
+                taken = await hand_over(
+                    conn, queue=job.queue, ended_job_id=job.id, worker_id=worker_id, terms=terms, now=now
+                )
+        if ended.rowcount != 1:
+            # Moved meanwhile: the transaction is rolled back, none of the above is kept.
+            raise Conflict("the sub-step changed while its attempt was recorded")
+        if taken is not None:
             next_job = await taken.job()
             if next_job is not None and next_job.job_type == SUB_STEP_JOB:
                 next_attempt = await _begin_handed_sqlite(conn, next_job, actor=record.actor, now=now)
@@ -583,57 +589,56 @@ async def _check_recorded(conn: AsyncConnection, recorded: Any) -> None:
         raise Conflict("the sub-step changed while its attempt was recorded")
 
 
-async def _record_sqlite(conn: AsyncConnection, record: _Record) -> None:
+async def _send_record_sqlite(conn: AsyncConnection, record: _Record) -> Any:
+    """Send what ``end_attempt`` writes on SQLite inside the caller's ``pipelined`` block; returns
+    the sub-step's update, whose row count the caller checks after the block."""
     change, attempt, now = record.change, record.attempt, record.now
-    async with sql.pipelined(conn):  # one call on the connection's thread for all of them
-        await sql.send(conn, "sub_steps", "insert_call", _call_row(attempt, record.call, now))
-        if change.retry_job is not None:
-            await _send_job(conn, change.retry_job)
-        ended = await sql.send(
+    await sql.send(conn, "sub_steps", "insert_call", _call_row(attempt, record.call, now))
+    if change.retry_job is not None:
+        await _send_job(conn, change.retry_job)
+    ended = await sql.send(
+        conn,
+        "sub_steps",
+        "end_sub_step",
+        {
+            **change.values,
+            "status": change.target.value,
+            "step_id": attempt.step_id,
+            "job_id": record.job.id,
+            "now": now,
+        },
+    )
+    await sql.send(conn, "sub_steps", "insert_event", record.event())
+    ids = record.pumpd_ids
+    if change.target is StepStatus.COMPLETED:
+        params = {**ids, "current_phase": record.phase, "now": now, "run_id": attempt.run_id}
+        await sql.send(conn, "sub_steps", "keep_ids_sqlite", params)
+    elif record.phase != record.run["current_phase"]:
+        params = {"current_phase": record.phase, "now": now, "run_id": attempt.run_id}
+        await sql.send(conn, "sub_steps", "set_current_phase", params)
+    if any(ids.values()):
+        params = {
+            **ids,
+            "now": now,
+            "restaurant_id": attempt.restaurant_id,
+            "organisation_id": attempt.organisation_id,
+        }
+        await sql.send(conn, "sub_steps", "restaurant_pumpd_ids", params)
+    for step_id, job_id in record.pointers:
+        await _send_job(conn, next(j for j in record.jobs if j["id"] == job_id))
+        params = {"job_id": job_id, "now": now, "step_id": step_id}
+        await sql.send(conn, "sub_steps", "point_sub_step_at_job", params)
+    if record.complete:
+        await complete_within(
             conn,
-            "sub_steps",
-            "end_sub_step",
-            {
-                **change.values,
-                "status": change.target.value,
-                "step_id": attempt.step_id,
-                "job_id": record.job.id,
-                "now": now,
-            },
+            job_id=record.job.id,
+            attempt=record.job.attempts,
+            result=change.outcome,
+            duration_ms=record.call.duration_ms,
+            worker_id=record.worker_id,
+            now=now,
         )
-        await sql.send(conn, "sub_steps", "insert_event", record.event())
-        ids = record.pumpd_ids
-        if change.target is StepStatus.COMPLETED:
-            params = {**ids, "current_phase": record.phase, "now": now, "run_id": attempt.run_id}
-            await sql.send(conn, "sub_steps", "keep_ids_sqlite", params)
-        elif record.phase != record.run["current_phase"]:
-            params = {"current_phase": record.phase, "now": now, "run_id": attempt.run_id}
-            await sql.send(conn, "sub_steps", "set_current_phase", params)
-        if any(ids.values()):
-            params = {
-                **ids,
-                "now": now,
-                "restaurant_id": attempt.restaurant_id,
-                "organisation_id": attempt.organisation_id,
-            }
-            await sql.send(conn, "sub_steps", "restaurant_pumpd_ids", params)
-        for step_id, job_id in record.pointers:
-            await _send_job(conn, next(j for j in record.jobs if j["id"] == job_id))
-            params = {"job_id": job_id, "now": now, "step_id": step_id}
-            await sql.send(conn, "sub_steps", "point_sub_step_at_job", params)
-        if record.complete:
-            await complete_within(
-                conn,
-                job_id=record.job.id,
-                attempt=record.job.attempts,
-                result=change.outcome,
-                duration_ms=record.call.duration_ms,
-                worker_id=record.worker_id,
-                now=now,
-            )
-    if ended.rowcount != 1:
-        # Moved meanwhile: the transaction is rolled back, none of the above is kept.
-        raise Conflict("the sub-step changed while its attempt was recorded")
+    return ended
 
 
 def _event(
