@@ -88,9 +88,9 @@ class Worker:
         """Limited queues the last claims left without room (a job of theirs must end first)."""
         self._full_since = time.monotonic()
         self._room_during_claim: set[str] = set()
-        self._handed: dict[UUID, ClaimedJob] = {}
-        self._prepared: dict[UUID, object] = {}
-        """What the transaction that handed a job over already did for it, by the job's id."""
+        self._handed: dict[UUID, tuple[ClaimedJob, object | None]] = {}
+        """By a running job's id: the job its slot was handed to, and what the transaction that
+        handed it over already did for it (``JobContext.prepared``)."""
         self._limited_at = 0.0
         self._last_prune = 0.0
         self._unsubscribe: Callable[[], None] | None = None
@@ -239,8 +239,8 @@ class Worker:
         }
         self._limited_at = time.monotonic()
 
-    def _start(self, job: ClaimedJob) -> None:
-        task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
+    def _start(self, job: ClaimedJob, prepared: object | None = None) -> None:
+        task = asyncio.create_task(self._execute(job, prepared), name=f"job-{job.id}")
         self._running[job.id] = _Running(job=job, task=task, started=time.monotonic())
         task.add_done_callback(functools.partial(self._finished, job.id))
 
@@ -249,18 +249,17 @@ class Worker:
         self._cancelling.discard(job_id)
         handed = self._handed.pop(job_id, None)
         if handed is not None and not self._stop.is_set():
-            self._start(handed)  # in the slot the finished job leaves
+            self._start(*handed)  # in the slot the finished job leaves
             return
         if handed is not None:  # a stopping worker gives the job back, its attempt not counted
-            self._prepared.pop(handed.id, None)
-            self._record(handed, self._released(handed, time.monotonic()))
+            self._record(handed[0], self._released(handed[0], time.monotonic()))
         if running is not None:
             self._full.discard(running.job.queue)
         self._slot_freed.set()
 
     # -- running -----------------------------------------------------------------------------
 
-    async def _execute(self, job: ClaimedJob) -> None:
+    async def _execute(self, job: ClaimedJob, prepared: object | None = None) -> None:
         started = time.monotonic()
         spec = self.registry.get(job.job_type)
         share = self._shares.get(job.queue)
@@ -271,7 +270,7 @@ class Worker:
             hand_over=None
             if share is None or self._stop.is_set()
             else store.HandOverTerms(lease_seconds=self.settings.lease_seconds, share=share),
-            prepared=self._prepared.pop(job.id, None),
+            prepared=prepared,
         )
         try:
             if spec is None:
@@ -361,9 +360,7 @@ class Worker:
         if next_job is not None:
             # The job's slot went to next_job, claimed for this worker: it starts as this one ends.
             self.claimed_total += 1
-            self._handed[job.id] = next_job
-            if prepared is not None:
-                self._prepared[next_job.id] = prepared
+            self._handed[job.id] = (next_job, prepared)
         elif job.queue in self._limited:
             self._room_freed({job.queue})
 
@@ -419,7 +416,7 @@ class Worker:
                         conn,
                         worker_id=self.id,
                         lease_seconds=self.settings.lease_seconds,
-                        running=[*self._running, *(job.id for job in self._handed.values())],
+                        running=[*self._running, *(job.id for job, _prepared in self._handed.values())],
                         stopping=self._stop.is_set(),
                     )
                     # Shares change as workers come and go; a worker whose slots hand-overs keep

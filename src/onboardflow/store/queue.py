@@ -500,7 +500,8 @@ async def hand_over(
 def hand_over_params(
     *, queue: str, ended_job_id: UUID, worker_id: str, terms: HandOverTerms, now: datetime
 ) -> dict[str, Any]:
-    """The parameters of ``hand_over_claim_postgresql`` (and of statements that include it)."""
+    """The parameters of the hand-over statements (``hand_over_claim_postgresql`` and
+    ``hand_over_pick_sqlite``, and the statements that include them)."""
     return {
         "queue": queue,
         "worker": worker_id,

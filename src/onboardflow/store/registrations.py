@@ -440,6 +440,11 @@ def planning_statuses(sub_steps: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     }
 
 
+def step_ids_of(payload: Mapping[str, Any]) -> tuple[UUID, UUID]:
+    """The run and the step (or sub-step) that a job built by ``step_job_spec`` runs."""
+    return UUID(payload["registration_job_id"]), UUID(payload["step_id"])
+
+
 def step_job_spec(
     run: Mapping[str, Any],
     step: Mapping[str, Any],

@@ -56,6 +56,7 @@ from onboardflow.store.registrations import (
     SUB_STEP_MAX_RETRIES,
     planning_statuses,
     schedule_ready,
+    step_ids_of,
     step_job_spec,
 )
 from onboardflow.store.tables import registration_job_steps, registration_jobs, restaurants
@@ -337,7 +338,7 @@ async def end_attempt(
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ended:
     """How an attempt ended (the queue job's result), the job its slot was handed to, if any, and
-    that job's attempt when it began in the same transaction (PostgreSQL)."""
+    that job's attempt when it began in the same transaction."""
 
     outcome: dict[str, Any]
     next_job: ClaimedJob | None = None
@@ -365,15 +366,10 @@ async def _begin_handed_sqlite(
     """On SQLite, begin the attempt of the sub-step job a hand-over just claimed, in the same
     transaction (the database is locked, so nothing moves in between); ``None`` when it does not
     begin the usual way, and its handler then finds out why."""
-    payload = job.input_payload
+    run_id, step_id = step_ids_of(job.input_payload)
     try:
         begun = await _begin_after_looking(
-            conn,
-            job=job,
-            run_id=UUID(payload["registration_job_id"]),
-            step_id=UUID(payload["step_id"]),
-            actor=actor,
-            now=now,
+            conn, job=job, run_id=run_id, step_id=step_id, actor=actor, now=now
         )
     except NotFound:  # raised before anything is written
         return None
@@ -388,9 +384,8 @@ async def _handed_over(conn: AsyncConnection, handed: Any) -> tuple[ClaimedJob |
     job = ClaimedJob.from_row(rows[0])
     if rows[0]["step_key"] is None:
         return job, None
-    payload = job.input_payload
-    begun = _begun(rows[0], run_id=UUID(payload["registration_job_id"]), step_id=UUID(payload["step_id"]))
-    return job, begun
+    run_id, step_id = step_ids_of(job.input_payload)
+    return job, _begun(rows[0], run_id=run_id, step_id=step_id)
 
 
 async def _lock_run(conn: AsyncConnection, run_id: UUID) -> tuple[dict[str, Any], list[dict[str, Any]]]:

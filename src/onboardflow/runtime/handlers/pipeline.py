@@ -16,7 +16,6 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 from onboardflow.adapters import wire
 from onboardflow.domain import menus
@@ -72,8 +71,7 @@ def _idempotency_key(begun: Begun) -> str:
 
 async def _begin(ctx: JobContext, prepare: Prepare | None) -> Begun | dict[str, Any]:
     """Start the step in one transaction, or say why there is nothing to do."""
-    run_id = UUID(ctx.payload["registration_job_id"])
-    step_id = UUID(ctx.payload["step_id"])
+    run_id, step_id = store.step_ids_of(ctx.payload)
     actor = _actor(ctx)
     async with ctx.deps.db.write() as conn:
         locked = await store.lock_run_and_step(conn, ctx.job.organisation_id, run_id, step_id)
@@ -359,8 +357,7 @@ async def company_details_step(ctx: JobContext) -> dict[str, Any]:
 @pipeline_jobs.register(flow.STEP_JOB_TYPES["yolo_execution"], queue=flow.PIPELINE_QUEUE, timeout_seconds=60)
 async def execution_step(ctx: JobContext) -> dict[str, Any]:
     """Pipeline step 6: stores the approved configuration (secrets sealed) and starts the 12 sub-steps."""
-    run_id = UUID(ctx.payload["registration_job_id"])
-    step_id = UUID(ctx.payload["step_id"])
+    run_id, step_id = store.step_ids_of(ctx.payload)
     actor = _actor(ctx)
     secrets = ctx.deps.secrets
     async with ctx.deps.db.write() as conn:

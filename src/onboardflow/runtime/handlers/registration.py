@@ -67,8 +67,7 @@ def _opened_config(
 )
 async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
     """Runs one Yolo Mode sub-step of a registration run against Pumpd."""
-    run_id = UUID(ctx.payload["registration_job_id"])
-    step_id = UUID(ctx.payload["step_id"])
+    run_id, step_id = store.step_ids_of(ctx.payload)
     actor = f"worker:{ctx.worker_id}"
     deps = ctx.deps
 
