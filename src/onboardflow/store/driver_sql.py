@@ -39,6 +39,8 @@ from onboardflow.store.types import UTCDateTime
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _DRIVER_KEY = "onboardflow.driver_connection"
+_OWN_BEGIN_KEY = "onboardflow.own_begin"
+_IDLE = psycopg.pq.TransactionStatus.IDLE
 
 
 class Json:
@@ -173,11 +175,38 @@ async def pipelined(conn: AsyncConnection) -> AsyncIterator[None]:
             del conn.info[_BATCH_KEY]
         return
     driver = await _driver(conn)
+    begin = not driver.autocommit and driver.pgconn.transaction_status == _IDLE
+    if begin:
+        # psycopg would send its own BEGIN and wait for the answer before the first statement (a
+        # round trip of its own); sent by hand, it goes with the statements. Until the transaction
+        # ends, the driver must not begin one itself: ``end_own_transaction`` puts that back.
+        await driver.set_autocommit(True)
+        conn.info[_OWN_BEGIN_KEY] = True
     try:
         async with driver.pipeline():
+            if begin:
+                await driver.execute("BEGIN", prepare=False)
             yield
     except psycopg.Error as exc:
         raise sa.exc.DBAPIError.instance("(pipeline)", None, exc, type(exc)) from exc
+    finally:
+        if begin or _OWN_BEGIN_KEY in conn.info:
+            await end_own_transaction(conn, driver)
+
+
+async def end_own_transaction(conn: AsyncConnection, driver: Any = None) -> None:
+    """Give the driver back its own transactions once one that ``pipelined`` began by hand is over
+    (committed inside a block, or by the caller's ``Database`` block). ``Database.write`` and
+    ``read`` call it when their block ends, so no connection goes back to the pool without."""
+    if _OWN_BEGIN_KEY not in conn.info:
+        return
+    driver = driver or conn.info.get(_DRIVER_KEY)
+    if driver is None or driver.closed:
+        conn.info.pop(_OWN_BEGIN_KEY, None)
+        return
+    if driver.pgconn.transaction_status == _IDLE:
+        await driver.set_autocommit(False)
+        del conn.info[_OWN_BEGIN_KEY]
 
 
 async def commit(conn: AsyncConnection) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from onboardflow.errors import Conflict, InvalidInput, StoreUnavailable
+from onboardflow.store.driver_sql import end_own_transaction
 from onboardflow.store.writer_lock import WriterLock
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -129,8 +130,11 @@ class Database:
                         finally:
                             pending = conn.info.pop(NOTIFY_KEY, None)
                 finally:
-                    if held and lock is not None:
-                        lock.release()
+                    try:
+                        await end_own_transaction(conn)
+                    finally:
+                        if held and lock is not None:
+                            lock.release()
         if pending:
             self.wakeups.publish(pending)
 
@@ -138,8 +142,12 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a read transaction (a consistent snapshot on SQLite)."""
         with translate_errors():
-            async with self._reader.begin() as conn:
-                yield conn
+            async with self._reader.connect() as conn:
+                try:
+                    async with conn.begin():
+                        yield conn
+                finally:
+                    await end_own_transaction(conn)
 
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless the database answers a trivial query."""
