@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from onboardflow.config import Settings
 from onboardflow.runtime.context import RuntimeDeps
@@ -43,7 +44,18 @@ def run_worker_process(
             await deps.adapters.aclose()
             await deps.db.dispose()
 
-    asyncio.run(main())
+    run_event_loop(main())
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed (the worker's hot path is event-loop work: its
+    callbacks and socket reads cost a fraction of asyncio's own loop), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def supervise_worker_processes(processes: int, concurrency: int) -> int:
