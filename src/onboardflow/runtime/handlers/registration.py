@@ -14,7 +14,6 @@ job only cover interruptions (a worker that died mid-call re-runs it with the sa
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections import OrderedDict
@@ -37,29 +36,31 @@ registration_jobs = Registry()
 _rng = random.Random()
 
 OPENED_CONFIGS_KEPT = 512
-_opened: OrderedDict[tuple[str, str], tuple[dict[str, Any], YoloConfig | dict[str, Any]]] = OrderedDict()
+_Opened = tuple[Mapping[str, Any], dict[str, Any], YoloConfig | dict[str, Any]]
+_opened: OrderedDict[tuple[str, UUID], _Opened] = OrderedDict()
 
 
 def _opened_config(
-    secrets: SecretBox, sealed: Mapping[str, Any]
+    secrets: SecretBox, run_id: UUID, sealed: Mapping[str, Any]
 ) -> tuple[dict[str, Any], YoloConfig | dict[str, Any]]:
     """A run's configuration with its secrets opened, and validated (or, when invalid, as it is, for
     ``build_payload`` to explain). Every sub-step of a run uses the same one, so a process keeps the
-    last few: opening and validating cost more than the rest of building a payload."""
-    key = (secrets.key_id, json.dumps(sealed, sort_keys=True))
+    last few by run: opening and validating cost more than the rest of building a payload. A run's
+    configuration can change (a retry with a new one), so the sealed document must still be equal."""
+    key = (secrets.key_id, run_id)
     found = _opened.get(key)
-    if found is None:
+    if found is None or found[0] != sealed:
         config = secrets.open(sealed)
         try:
             checked: YoloConfig | dict[str, Any] = validate_yolo_config(config)
         except InvalidInput:
             checked = config
-        found = _opened[key] = (config, checked)
+        found = _opened[key] = (sealed, config, checked)
         if len(_opened) > OPENED_CONFIGS_KEPT:
             _opened.popitem(last=False)
     else:
         _opened.move_to_end(key)
-    return found
+    return found[1], found[2]
 
 
 @registration_jobs.register(
@@ -74,7 +75,7 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
     begun = await _begin(ctx, run_id=run_id, step_id=step_id, actor=actor)
     if isinstance(begun, attempts.NotStarted):
         return {"outcome": begun.reason, "sub_step": begun.sub_step, "run": begun.run}
-    config, checked = _opened_config(deps.secrets, begun.sealed_config)
+    config, checked = _opened_config(deps.secrets, run_id, begun.sealed_config)
 
     started = time.monotonic()
     request: dict[str, Any] = {}
