@@ -69,7 +69,7 @@ async def replace_candidates(
                 }
             )
     if new_rows:
-        await conn.execute(sa.insert(candidates).values(new_rows))  # one statement for all rows
+        await conn.execute(sa.insert(candidates), new_rows)
     gone = [existing[n] for n in existing if n not in {str(i["company_number"]) for i in found}]
     if gone:
         await conn.execute(sa.update(candidates).where(candidates.c.id.in_(gone)).values(removed_at=now))

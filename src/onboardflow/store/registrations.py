@@ -101,8 +101,7 @@ async def insert_run(
         }
         for number, spec in enumerate(SUB_STEPS, start=1)
     ]
-    # One multi-row statement: a list of parameter sets would be one execution per row.
-    await conn.execute(sa.insert(steps).values([*step_rows, *sub_rows]))
+    await conn.execute(sa.insert(steps), [*step_rows, *sub_rows])
     await record_events(
         conn,
         [
