@@ -103,3 +103,53 @@ async def test_statements_sent_in_the_block_run_when_it_ends_and_a_failure_keeps
     with pytest.raises(Conflict):
         await change_then_fail()
     assert await _pumpd_user_id(services, ids["restaurant_id"]) == "user-3"
+
+
+async def test_a_transaction_begun_by_a_block_spans_the_blocks_after_it_and_the_pool_gets_it_back_whole(
+    services: Services, tenant: Tenant
+) -> None:
+    """The first block of a write sends the transaction's BEGIN itself (PostgreSQL): what it sent
+    is still undone by a failure in a later block, and every connection leaves the block as it came."""
+    ids = await _restaurant(services, tenant)
+    params = {**ids, "pumpd_user_id": "user-5", "pumpd_restaurant_id": None, "now": utcnow()}
+
+    async def change_then_fail_later() -> None:
+        async with services.db.write() as conn:
+            async with driver_sql.pipelined(conn):
+                await driver_sql.send(conn, "sub_steps", "restaurant_pumpd_ids", params)
+            async with driver_sql.pipelined(conn):
+                await driver_sql.send(conn, "sub_steps", "insert_event", _event(ids, entity_type=None))
+
+    with pytest.raises(Conflict):
+        await change_then_fail_later()
+    assert await _pumpd_user_id(services, ids["restaurant_id"]) is None
+
+    if services.db.dialect == "postgresql":
+        for _ in range(3):  # several checkouts: none of the pool's connections is left in autocommit
+            async with services.db.write() as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                assert driver.autocommit is False
+                async with driver_sql.pipelined(conn):
+                    await driver_sql.send(conn, "sub_steps", "restaurant_pumpd_ids", params)
+                    await driver_sql.commit(conn)
+            assert driver.autocommit is False
+    async with services.db.write() as conn, driver_sql.pipelined(conn):
+        await driver_sql.send(conn, "sub_steps", "restaurant_pumpd_ids", params)
+    assert await _pumpd_user_id(services, ids["restaurant_id"]) == "user-5"
+
+
+def _event(ids: dict[str, object], *, entity_type: str | None) -> dict[str, object]:
+    """An event row; ``entity_type=None`` breaks its NOT NULL, so the insert fails."""
+    return {
+        "organisation_id": ids["organisation_id"],
+        "entity_type": entity_type,
+        "entity_id": ids["restaurant_id"],
+        "batch_job_id": None,
+        "registration_job_id": None,
+        "from_status": None,
+        "to_status": "x",
+        "actor": "test",
+        "reason": None,
+        "data": None,
+        "created_at": utcnow(),
+    }
