@@ -80,25 +80,11 @@ async def test_statements_sent_in_the_block_run_when_it_ends_and_a_failure_keeps
                     _ = changed.rowcount
         assert changed.rowcount == 1
 
-    event = {
-        "organisation_id": ids["organisation_id"],
-        "entity_type": None,  # NOT NULL: the insert fails
-        "entity_id": ids["restaurant_id"],
-        "batch_job_id": None,
-        "registration_job_id": None,
-        "from_status": None,
-        "to_status": "x",
-        "actor": "test",
-        "reason": None,
-        "data": None,
-        "created_at": utcnow(),
-    }
-
     async def change_then_fail() -> None:
         async with services.db.write() as conn, driver_sql.pipelined(conn):
             changed = {**params, "pumpd_user_id": "user-4"}
             await driver_sql.send(conn, "sub_steps", "restaurant_pumpd_ids", changed)
-            await driver_sql.send(conn, "sub_steps", "insert_event", event)
+            await driver_sql.send(conn, "sub_steps", "insert_event", _event(ids, entity_type=None))
 
     with pytest.raises(Conflict):
         await change_then_fail()

@@ -190,8 +190,7 @@ async def pipelined(conn: AsyncConnection) -> AsyncIterator[None]:
     except psycopg.Error as exc:
         raise sa.exc.DBAPIError.instance("(pipeline)", None, exc, type(exc)) from exc
     finally:
-        if begin or _OWN_BEGIN_KEY in conn.info:
-            await end_own_transaction(conn, driver)
+        await end_own_transaction(conn, driver)
 
 
 async def end_own_transaction(conn: AsyncConnection, driver: Any = None) -> None:

@@ -60,7 +60,8 @@ def _opened_config(
             _opened.popitem(last=False)
     else:
         _opened.move_to_end(key)
-    return found[1], found[2]
+    _sealed, config, checked = found
+    return config, checked
 
 
 @registration_jobs.register(
