@@ -4,12 +4,17 @@ retries, permanent failures and retry, already-exists, cancel, and idempotent co
 from __future__ import annotations
 
 import asyncio
+import itertools
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -22,6 +27,7 @@ from onboardflow.operations.services import Services, build_services, close_serv
 from onboardflow.runtime.worker import Worker
 from onboardflow.store import queue
 from onboardflow.store import registrations as run_store
+from onboardflow.store.engine import libpq_url
 from onboardflow.store.tables import jobs
 from onboardflow.store.tables import registration_job_steps as steps
 from tests.conftest import Tenant, make_tenant
@@ -299,6 +305,77 @@ async def test_a_sub_step_handed_a_slot_begins_in_the_transaction_that_hands_it_
         begun_in_hand_over = set(started) & set(ended)
     # 36 sub-steps on 5 Pumpd slots: most start in a slot another one hands over as it ends.
     assert len(begun_in_hand_over) >= 3
+
+
+@asynccontextmanager
+async def _recording_blocked(database_url: str, run_ids: list[UUID]) -> AsyncIterator[None]:
+    """Hold what recording an attempt of these runs needs: their rows (PostgreSQL), the database's
+    write lock (SQLite)."""
+    if database_url.startswith("postgresql"):
+        conn = await psycopg.AsyncConnection.connect(libpq_url(database_url))
+        try:
+            await conn.execute("SELECT id FROM registration_jobs WHERE id = ANY(%s) FOR UPDATE", [run_ids])
+            yield
+        finally:
+            await conn.rollback()
+            await conn.close()
+        return
+    raw = sqlite3.connect(
+        sa.make_url(database_url).database or "", isolation_level=None, timeout=30, check_same_thread=False
+    )
+    try:
+        await asyncio.to_thread(raw.execute, "BEGIN IMMEDIATE")
+        yield
+    finally:
+        raw.execute("ROLLBACK")
+        raw.close()
+
+
+async def test_a_sub_step_waiting_for_a_full_pumpd_queue_calls_as_soon_as_the_call_before_it_is_over(
+    settings: Settings, database_url: str
+) -> None:
+    """One Pumpd slot, two runs: the queue is full, so each hand-over also claims the sub-step after
+    the next one to wait for the slot. That one calls Pumpd the moment the call before it is over,
+    even while that attempt waits to be recorded; and two calls never overlap."""
+    services = build_services(
+        settings.model_copy(update={"simulation_faults": {"latency_ms": 400}, "pumpd_concurrency": 1})
+    )
+    tenant = await make_tenant(services, "Slot Org")
+    harness = Harness(services, tenant)
+    worker = Worker(services.runtime_deps(), services.registry, concurrency=6)
+    task = asyncio.create_task(worker.run())
+    try:
+        run_ids = [await harness.start(await harness.restaurant(f"One Slot {i}")) for i in range(2)]
+
+        async def one_waits() -> str:
+            async with services.db.read() as conn:
+                query = "SELECT count(*) FROM jobs WHERE status = 'in_progress' AND takes_slot_of IS NOT NULL"
+                return "yes" if (await conn.execute(sa.text(query))).scalar_one() else "no"
+
+        await harness.until(one_waits, {"yes"}, timeout=30)
+        simulation = services.adapters.simulation
+        assert simulation is not None
+        async with _recording_blocked(database_url, run_ids):
+            blocked_at = datetime.now(UTC)
+            await asyncio.sleep(1.2)
+            released_at = datetime.now(UTC)
+        during = [
+            c
+            for c in simulation.calls_to("pumpd")
+            if blocked_at < c.at and c.at + timedelta(milliseconds=c.duration_ms) < released_at
+        ]
+        assert during, "a sub-step called Pumpd while the attempt before it could not be recorded"
+        ran = 0
+        for run_id in run_ids:
+            await harness.until(lambda run_id=run_id: harness.run_status(run_id), {"completed"})
+            ran += sum(s["status"] == "completed" for s in (await harness.run(run_id))["sub_steps"])
+    finally:
+        worker.stop()
+        await task
+        await close_services(services)
+    spans = sorted((c.at, c.at + timedelta(milliseconds=c.duration_ms)) for c in simulation.calls_to("pumpd"))
+    assert len(spans) == ran, "each sub-step that ran called Pumpd once"
+    assert all(end <= after for (_, end), (after, _) in itertools.pairwise(spans)), "one call at a time"
 
 
 async def test_twenty_concurrent_starts_give_one_job_id_and_a_finished_run_can_start_again(

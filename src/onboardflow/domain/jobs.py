@@ -66,6 +66,9 @@ class ClaimedJob:
     restaurant_id: UUID | None
     parent_job_id: UUID | None
     metadata: dict[str, Any]
+    takes_slot_of: UUID | None = None
+    """The job of the same worker whose slot in a limited queue this one waits for
+    (``holds_a_slot``); ``None`` for a job that runs as soon as it is claimed."""
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> ClaimedJob:
@@ -82,6 +85,7 @@ class ClaimedJob:
             restaurant_id=row["restaurant_id"],
             parent_job_id=row["parent_job_id"],
             metadata=row["metadata"] or {},
+            takes_slot_of=row.get("takes_slot_of"),
         )
 
 
@@ -115,7 +119,45 @@ def fair_share(*, limit: int, concurrency: int, cluster_concurrency: int) -> int
 
 def queue_room(*, limit: int, running: int, share: int, mine: int) -> int:
     """How many more jobs of a limited queue one worker may start: the queue's free capacity
-    (``limit`` less the ``running`` jobs of the whole cluster), and at most what is left of the
-    worker's ``share`` (``fair_share``) after the ``mine`` it runs. The claim and hand-over
-    statements of PostgreSQL (``store/sql/queue.sql``) compute the same in SQL."""
+    (``limit`` less the ``running`` jobs of the whole cluster that hold a slot, ``holds_a_slot``),
+    and at most what is left of the worker's ``share`` (``fair_share``) after the ``mine`` it runs.
+    The claim and hand-over statements (``store/sql/queue.sql``) compute the same in SQL."""
     return max(0, min(limit - running, share - mine))
+
+
+def holds_a_slot(*, in_progress: bool, waits_for_a_running_job: bool) -> bool:
+    """Whether a job counts against its limited queue's limit: a job in progress does, unless it
+    waits for the slot of a job of its worker that is still in progress (``takes_slot_of``).
+
+    Such a job was claimed while the queue was full, so that it starts the moment that job is done
+    with its external call, not a database round trip later (``slot_hand_over``). It counts from
+    the moment that job leaves ``in_progress``, whichever way it leaves (completed, failed, taken
+    back), so nothing has to correct the count afterwards. The SQL fragment ``queue.holds_a_slot``
+    is the same rule."""
+    return in_progress and not waits_for_a_running_job
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlotHandOver:
+    """What a hand-over claims for the slot of a job that completed: ``run`` jobs to run in it now
+    and ``wait`` jobs to wait for it (``holds_a_slot``); each 0 or 1."""
+
+    run: int
+    wait: int
+
+
+def slot_hand_over(*, limit: int, holding: int, mine: int, share: int, successor: bool) -> SlotHandOver:
+    """What becomes of the slot of a job of a limited queue that has just completed, ``holding`` and
+    ``mine`` being the jobs that hold a slot once it has (in the cluster, and of its worker):
+
+    - the job that waited for the slot (``successor``) runs in it; if none did, the queue's next due
+      job is claimed to run in it, as far as ``queue_room`` allows;
+    - when a job runs in the slot and the queue is then full, the next due job after that one is
+      claimed to wait for the slot. No slot ever has more than one job waiting for it.
+
+    A worker so starts the next job of a full queue as soon as its external call is over, while the
+    call's outcome is recorded. The hand-over statements (``store/sql/queue.sql``,
+    ``hand_over_plan``) compute the same in SQL."""
+    run = 0 if successor else min(1, queue_room(limit=limit, running=holding, share=share, mine=mine))
+    waits = (successor or run == 1) and holding + run >= limit
+    return SlotHandOver(run=run, wait=1 if waits else 0)

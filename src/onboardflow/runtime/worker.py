@@ -91,6 +91,17 @@ class Worker:
         self._handed: dict[UUID, tuple[ClaimedJob, object | None]] = {}
         """By a running job's id: the job its slot was handed to, and what the transaction that
         handed it over already did for it (``JobContext.prepared``)."""
+        self._waiting: dict[UUID, tuple[ClaimedJob, object | None]] = {}
+        """By the id of a job that holds (or is about to hold) a slot of a limited queue: the job
+        claimed to wait for that slot (``ClaimedJob.takes_slot_of``), started when the slot is freed
+        (``JobContext.free_slot``, or the job's end), and what its claim already did for it."""
+        self._settling: dict[UUID, asyncio.Future[None]] = {}
+        """By the id of a running job of a limited queue: done when its handler has ended, so that
+        what its last transaction claimed to wait for the next slot holder is known."""
+        self._took_slot_of: dict[UUID, UUID] = {}
+        """By the id of a job started in a freed slot: the job that freed it, while that one ends."""
+        self._freed: dict[UUID, UUID | None] = {}
+        """By the id of a running job that freed its slot: the job started in it, if any."""
         self._limited_at = 0.0
         self._last_prune = 0.0
         self._unsubscribe: Callable[[], None] | None = None
@@ -146,6 +157,10 @@ class Worker:
             for task in leftover:
                 task.cancel()
             await asyncio.gather(*leftover, return_exceptions=True)
+        for job in self._waiting_jobs():  # claimed for slots this worker no longer runs
+            self._give_back(job)
+        self._handed.clear()
+        self._waiting.clear()
         flush = helpers[0]
         self._outcome_ready.set()
         for task in helpers[1:]:
@@ -239,23 +254,80 @@ class Worker:
         }
         self._limited_at = time.monotonic()
 
-    def _start(self, job: ClaimedJob, prepared: object | None = None) -> None:
+    def _start(self, job: ClaimedJob, prepared: object | None = None, *, after: UUID | None = None) -> None:
         task = asyncio.create_task(self._execute(job, prepared), name=f"job-{job.id}")
         self._running[job.id] = _Running(job=job, task=task, started=time.monotonic())
+        if job.queue in self._limited:
+            self._settling[job.id] = asyncio.get_running_loop().create_future()
+        if after is not None:
+            self._took_slot_of[job.id] = after
         task.add_done_callback(functools.partial(self._finished, job.id))
 
     def _finished(self, job_id: UUID, _task: asyncio.Task[None]) -> None:
         running = self._running.pop(job_id, None)
         self._cancelling.discard(job_id)
+        self._took_slot_of.pop(job_id, None)
+        freed = job_id in self._freed
+        self._freed.pop(job_id, None)
+        settling = self._settling.pop(job_id, None)
+        if settling is not None and not settling.done():
+            settling.set_result(None)
         handed = self._handed.pop(job_id, None)
+        if handed is None and not freed:
+            # The job never freed its slot: the job waiting for the slot takes it now.
+            handed = self._waiting.pop(job_id, None)
         if handed is not None and not self._stop.is_set():
-            self._start(*handed)  # in the slot the finished job leaves
+            self._start(*handed, after=job_id)  # in the slot the finished job leaves
             return
         if handed is not None:  # a stopping worker gives the job back, its attempt not counted
-            self._record(handed[0], self._released(handed[0], time.monotonic()))
+            self._give_back(handed[0])
         if running is not None:
             self._full.discard(running.job.queue)
         self._slot_freed.set()
+
+    async def _free_slot(self, job_id: UUID) -> UUID | None:
+        """``JobContext.free_slot`` of the running job ``job_id``: once the job whose slot it took
+        has ended (its last transaction says what waits for the slot now), the job waiting for the
+        slot starts in it; returns that job's id."""
+        if job_id in self._freed:
+            return self._freed[job_id]
+        before = self._took_slot_of.pop(job_id, None)
+        settling = self._settling.get(before) if before is not None else None
+        if settling is not None:
+            await asyncio.shield(settling)
+        waiting = self._waiting.pop(job_id, None)
+        started = None
+        if waiting is not None and self._stop.is_set():
+            self._give_back(waiting[0])
+        elif waiting is not None:
+            self._start(*waiting, after=job_id)
+            started = waiting[0].id
+        self._freed[job_id] = started
+        return started
+
+    def _wait_for_slot(self, job: ClaimedJob, prepared: object | None) -> None:
+        """Keep ``job``, claimed to wait for the slot of ``job.takes_slot_of``, until that slot is
+        freed; start it at once if the job holding the slot is already gone."""
+        holder = job.takes_slot_of
+        assert holder is not None
+        pending = (*self._handed.values(), *self._waiting.values())
+        holds = (holder in self._running and holder not in self._freed) or any(
+            claimed.id == holder for claimed, _ in pending
+        )
+        if holds:
+            self._waiting[holder] = (job, prepared)
+        elif self._stop.is_set():
+            self._give_back(job)
+        else:
+            self._start(job, prepared, after=holder)
+
+    def _give_back(self, job: ClaimedJob) -> None:
+        """A stopping worker gives a claimed job it never started back, its attempt not counted."""
+        self._record(job, self._released(job, time.monotonic()))
+
+    def _waiting_jobs(self) -> list[ClaimedJob]:
+        """The jobs claimed for this worker that it has not started yet."""
+        return [job for job, _prepared in (*self._handed.values(), *self._waiting.values())]
 
     # -- running -----------------------------------------------------------------------------
 
@@ -271,6 +343,7 @@ class Worker:
             if share is None or self._stop.is_set()
             else store.HandOverTerms(lease_seconds=self.settings.lease_seconds, share=share),
             prepared=prepared,
+            slot_freer=None if share is None else functools.partial(self._free_slot, job.id),
         )
         try:
             if spec is None:
@@ -284,7 +357,7 @@ class Worker:
                     raise
                 raise TimeoutError(f"timed out after {timeout:g}s") from exc
             if context.completed_in_transaction:
-                self._recorded_by_handler(job, started, context.next_job, context.next_prepared)
+                self._recorded_by_handler(job, started, context)
                 return
             outcome = self._outcome(job, started, JobStatus.COMPLETED, result=result)
         except asyncio.CancelledError:
@@ -352,17 +425,19 @@ class Worker:
             **values,
         )
 
-    def _recorded_by_handler(
-        self, job: ClaimedJob, started: float, next_job: ClaimedJob | None, prepared: object | None
-    ) -> None:
+    def _recorded_by_handler(self, job: ClaimedJob, started: float, context: JobContext) -> None:
         duration_ms = int((time.monotonic() - started) * 1000)
         metrics.record_outcome(job.job_type, JobStatus.COMPLETED.value, duration_ms)
-        if next_job is not None:
+        passed_on = self._freed.get(job.id) is not None
+        if context.next_job is not None:
             # The job's slot went to next_job, claimed for this worker: it starts as this one ends.
             self.claimed_total += 1
-            self._handed[job.id] = (next_job, prepared)
-        elif job.queue in self._limited:
+            self._handed[job.id] = (context.next_job, context.next_prepared)
+        elif job.queue in self._limited and not passed_on:
             self._room_freed({job.queue})
+        if context.waiting_job is not None:
+            self.claimed_total += 1
+            self._wait_for_slot(context.waiting_job, context.waiting_prepared)
 
     def _record(self, job: ClaimedJob, outcome: store.Outcome) -> None:
         metrics.record_outcome(job.job_type, outcome.status.value, outcome.duration_ms)
@@ -406,6 +481,17 @@ class Worker:
             log.info("cancelling running job %s", job_id)
             self._cancelling.add(job_id)
             running.task.cancel()
+            return
+        holder = next((h for h, (job, _) in self._waiting.items() if job.id == job_id), None)
+        if holder is not None:  # it never started: it ends cancelled, and the slot waits for no one
+            job, _prepared = self._waiting.pop(holder)
+            log.info("cancelling job %s before it started", job_id)
+            self._record(
+                job,
+                self._outcome(
+                    job, time.monotonic(), JobStatus.CANCELLED, error="cancelled", error_kind="cancelled"
+                ),
+            )
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -416,7 +502,7 @@ class Worker:
                         conn,
                         worker_id=self.id,
                         lease_seconds=self.settings.lease_seconds,
-                        running=[*self._running, *(job.id for job, _prepared in self._handed.values())],
+                        running=[*self._running, *(job.id for job in self._waiting_jobs())],
                         stopping=self._stop.is_set(),
                     )
                     # Shares change as workers come and go; a worker whose slots hand-overs keep

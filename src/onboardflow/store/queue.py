@@ -259,25 +259,14 @@ async def _queue_capacity_sqlite(
 ) -> int:
     """Room in a limited queue for this worker (``domain.jobs.queue_room``); none when it is paused
     or no longer limited."""
-    in_queue = sa.and_(jobs.c.queue == queue_name, jobs.c.status == JobStatus.IN_PROGRESS.value)
-    running = sa.select(sa.func.count()).select_from(jobs).where(in_queue).scalar_subquery()
-    mine = (
-        sa.select(sa.func.count())
-        .select_from(jobs)
-        .where(in_queue, jobs.c.lease_owner == worker_id)
-        .scalar_subquery()
+    rows = await driver_sql.fetch(
+        conn, "queue", "queue_capacity_sqlite", {"queue": queue_name, "worker": worker_id}
     )
-    row = (
-        await conn.execute(
-            sa.select(
-                queues.c.concurrency_limit, queues.c.paused, running.label("running"), mine.label("mine")
-            ).where(queues.c.name == queue_name)
-        )
-    ).first()
-    if row is None or row.paused or row.concurrency_limit is None:
+    if not rows or rows[0]["paused"] or rows[0]["concurrency_limit"] is None:
         return 0
+    row = rows[0]
     return queue_room(
-        limit=int(row.concurrency_limit), running=int(row.running), share=share, mine=int(row.mine)
+        limit=int(row["concurrency_limit"]), running=int(row["running"]), share=share, mine=int(row["mine"])
     )
 
 
@@ -447,17 +436,23 @@ async def complete_within(
 
 
 class HandOver:
-    """The job a completed job's slot went to (``hand_over``); ``None`` when there was none."""
+    """The jobs a completed job's slot went to (``hand_over``): the one claimed to run in it, if
+    any, then the one claimed to wait for it (``ClaimedJob.takes_slot_of``), if any."""
 
-    def __init__(self, conn: AsyncConnection, sent: Any = None, job: ClaimedJob | None = None) -> None:
-        self._conn, self._sent, self._job = conn, sent, job
+    def __init__(self, conn: AsyncConnection, sent: Any = None) -> None:
+        self._conn, self._sent = conn, sent
+        self._jobs: list[ClaimedJob] | None = None if sent is not None else []
 
-    async def job(self) -> ClaimedJob | None:
-        """The job, once the statements sent with it have run (on PostgreSQL, after the pipeline)."""
-        if self._sent is not None:
+    async def jobs(self) -> list[ClaimedJob]:
+        """The jobs, once the statements sent with them have run (on PostgreSQL, after the pipeline)."""
+        if self._jobs is None:
             rows = await driver_sql.rows_of(self._conn, self._sent, columns=CLAIM_ROW_TYPES)
-            self._job, self._sent = (ClaimedJob.from_row(rows[0]) if rows else None), None
-        return self._job
+            self._jobs = sorted((ClaimedJob.from_row(r) for r in rows), key=_runs_first)
+        return self._jobs
+
+
+def _runs_first(job: ClaimedJob) -> bool:
+    return job.takes_slot_of is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -476,18 +471,22 @@ async def hand_over(
     worker_id: str,
     terms: HandOverTerms,
     now: datetime,
+    successor: UUID | None = None,
 ) -> HandOver:
-    """Give the slot of a job of limited ``queue`` that completed in this transaction to the queue's
-    next due job, claimed for the same worker (best priority, then FIFO), so that the worker goes on
-    without a claim of its own. Nothing when the queue is paused, not limited, over its limit, or
-    when the worker already holds its share of it (the slot is then free for another worker).
+    """Pass on the slot of a job of limited ``queue`` that completed in this transaction
+    (``domain.jobs.slot_hand_over``): to ``successor``, the job of the same worker that waited for
+    that slot, or else to the queue's next due job, claimed for the same worker (best priority, then
+    FIFO) unless the queue is paused, at its limit, or the worker holds its share of it; and, when
+    the queue is then full, the next due job is claimed as well to wait for the slot, so that the
+    worker starts it the moment the slot's job is done with its external call.
 
-    One job ends and one starts, so the limit holds without the queue's row lock that claims take:
-    nothing is handed over unless ``ended_job_id`` was completed earlier in this transaction (at
-    ``now``). On PostgreSQL the statement is sent without waiting inside ``driver_sql.pipelined``.
+    The limit holds without the queue's row lock that claims take: nothing is handed over unless
+    ``ended_job_id`` was completed earlier in this transaction (at ``now``), and a job that waits
+    for a slot counts only once the job before it has left ``in_progress``. On PostgreSQL the
+    statement is sent without waiting inside ``driver_sql.pipelined``.
     """
     params = hand_over_params(
-        queue=queue, ended_job_id=ended_job_id, worker_id=worker_id, terms=terms, now=now
+        queue=queue, ended_job_id=ended_job_id, worker_id=worker_id, terms=terms, now=now, successor=successor
     )
     if conn.dialect.name == "postgresql":
         return HandOver(conn, sent=await driver_sql.send(conn, "queue", "hand_over_postgresql", params))
@@ -498,10 +497,16 @@ async def hand_over(
 
 
 def hand_over_params(
-    *, queue: str, ended_job_id: UUID, worker_id: str, terms: HandOverTerms, now: datetime
+    *,
+    queue: str,
+    ended_job_id: UUID,
+    worker_id: str,
+    terms: HandOverTerms,
+    now: datetime,
+    successor: UUID | None = None,
 ) -> dict[str, Any]:
-    """The parameters of the hand-over statements (``hand_over_claim_postgresql`` and
-    ``hand_over_pick_sqlite``, and the statements that include them)."""
+    """The parameters of the hand-over statements (``hand_over_plan`` and the statements that
+    include it)."""
     return {
         "queue": queue,
         "worker": worker_id,
@@ -509,6 +514,7 @@ def hand_over_params(
         "lease_until": now + timedelta(seconds=terms.lease_seconds),
         "share": terms.share,
         "ended": ended_job_id,
+        "successor": successor,
     }
 
 

@@ -263,6 +263,7 @@ async def end_attempt(
     now: datetime,
     rng: random.Random,
     hand_over_terms: HandOverTerms | None = None,
+    successor: UUID | None = None,
 ) -> Ended:
     """Record the call and how the attempt ended, start what became ready, and complete ``job``.
 
@@ -270,9 +271,11 @@ async def end_attempt(
     ``retrying`` (the next attempt queued at the back-off time), ``failed`` (no retries left or a
     permanent error; the caller fails the job) or ``discarded`` when the sub-step was cancelled or
     re-queued meanwhile. The queue job is completed here, in the same transaction, for the first two;
-    with ``hand_over_terms`` its Pumpd slot then goes to the queue's next due job, claimed for the
-    same worker (``queue.hand_over``), and that job's attempt begins in the same transaction (on
-    PostgreSQL when nothing else holds its run or sub-step).
+    with ``hand_over_terms`` its Pumpd slot then passes on (``queue.hand_over``): to ``successor``,
+    the job that waited for it and that the worker started when this attempt's call was over, or to
+    the queue's next due job, claimed for the same worker; and when the queue is full, the job after
+    that is claimed to wait for the slot. The attempts of the jobs claimed begin in the same
+    transaction (on PostgreSQL when nothing else holds their run or sub-step).
     """
     run, sub_steps = await _lock_run(conn, attempt.run_id)
     by_key = {str(s["step_key"]): s for s in sub_steps}
@@ -298,60 +301,92 @@ async def end_attempt(
         now=now,
     )
     terms = hand_over_terms if record.complete else None
-    next_job: ClaimedJob | None = None
-    next_attempt: Attempt | None = None
+    handed: list[tuple[ClaimedJob, Attempt | None]] = []
     if conn.dialect.name == "postgresql":
         # Committed in the same round trip unless the general scheduler has more to do below.
-        handed: Any = None
+        sent: Any = None
         async with sql.pipelined(conn):
             recorded = await _send_record_postgresql(conn, record)
             if terms is not None:
-                handed = await _send_hand_over_and_begin(conn, record, terms)
+                sent = await _send_hand_over_and_begin(conn, record, terms, successor)
             if ready is not None:
                 await sql.commit(conn)
         await _check_recorded(conn, recorded)
-        if handed is not None:
-            next_job, next_attempt = await _handed_over(conn, handed)
+        if sent is not None:
+            handed = await _handed_over(conn, sent)
     else:
         taken = None
         async with sql.pipelined(conn):  # the record and the hand-over in one call
             ended = await _send_record_sqlite(conn, record)
             if terms is not None:
                 taken = await hand_over(
-                    conn, queue=job.queue, ended_job_id=job.id, worker_id=worker_id, terms=terms, now=now
+                    conn,
+                    queue=job.queue,
+                    ended_job_id=job.id,
+                    worker_id=worker_id,
+                    terms=terms,
+                    now=now,
+                    successor=successor,
                 )
         if ended.rowcount != 1:
             # Moved meanwhile: the transaction is rolled back, none of the above is kept.
             raise Conflict("the sub-step changed while its attempt was recorded")
-        if taken is not None:
-            next_job = await taken.job()
-            if next_job is not None and next_job.job_type == SUB_STEP_JOB:
-                next_attempt = await _begin_handed_sqlite(conn, next_job, actor=record.actor, now=now)
+        for claimed in await taken.jobs() if taken is not None else []:
+            begun = None
+            if claimed.job_type == SUB_STEP_JOB:
+                begun = await _begin_handed_sqlite(conn, claimed, actor=record.actor, now=now)
+            handed.append((claimed, begun))
     for queued in record.jobs:
         request_wakeup(conn, str(queued["queue"]))
     if ready is None:
         # A skip, the run's end or its first turn: the general scheduler holds those rules.
         await schedule_ready(conn, attempt.run_id, config=config, actor=record.actor)
-    return Ended(outcome=change.outcome, next_job=next_job, next_attempt=next_attempt)
+    return Ended.of(change.outcome, handed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ended:
-    """How an attempt ended (the queue job's result), the job its slot was handed to, if any, and
-    that job's attempt when it began in the same transaction."""
+    """How an attempt ended (the queue job's result); the job its slot was handed to, to run in it,
+    if any, and the job claimed to wait for the slot, if any (``ClaimedJob.takes_slot_of`` names the
+    job it waits for); each with its attempt when it began in the same transaction."""
 
     outcome: dict[str, Any]
     next_job: ClaimedJob | None = None
     next_attempt: Attempt | None = None
+    waiting_job: ClaimedJob | None = None
+    waiting_attempt: Attempt | None = None
+
+    @classmethod
+    def of(cls, outcome: dict[str, Any], handed: Sequence[tuple[ClaimedJob, Attempt | None]]) -> Ended:
+        """The end with the jobs a hand-over claimed, sorted out by role."""
+        running = [(job, begun) for job, begun in handed if job.takes_slot_of is None]
+        waiting = [(job, begun) for job, begun in handed if job.takes_slot_of is not None]
+        next_job, next_attempt = running[0] if running else (None, None)
+        waiting_job, waiting_attempt = waiting[0] if waiting else (None, None)
+        return cls(
+            outcome=outcome,
+            next_job=next_job,
+            next_attempt=next_attempt,
+            waiting_job=waiting_job,
+            waiting_attempt=waiting_attempt,
+        )
 
 
-async def _send_hand_over_and_begin(conn: AsyncConnection, record: _Record, terms: HandOverTerms) -> Any:
-    """Send ``hand_over_and_begin_postgresql``: the slot of the job that just completed goes to the
-    queue's next job, whose attempt begins at once when it is a sub-step's and nothing holds it."""
+async def _send_hand_over_and_begin(
+    conn: AsyncConnection, record: _Record, terms: HandOverTerms, successor: UUID | None
+) -> Any:
+    """Send ``hand_over_and_begin_postgresql``: the slot of the job that just completed passes on
+    (``queue.hand_over``), and the attempts of the jobs claimed begin at once when they are
+    sub-steps' and nothing holds them."""
     job = record.job
     params = {
         **hand_over_params(
-            queue=job.queue, ended_job_id=job.id, worker_id=record.worker_id, terms=terms, now=record.now
+            queue=job.queue,
+            ended_job_id=job.id,
+            worker_id=record.worker_id,
+            terms=terms,
+            now=record.now,
+            successor=successor,
         ),
         **_BEGIN_PARAMS,
         "sub_step_job": SUB_STEP_JOB,
@@ -376,16 +411,17 @@ async def _begin_handed_sqlite(
     return begun if isinstance(begun, Attempt) else None
 
 
-async def _handed_over(conn: AsyncConnection, handed: Any) -> tuple[ClaimedJob | None, Attempt | None]:
-    """The job ``hand_over_and_begin_postgresql`` handed the slot to, and its attempt if it began."""
-    rows = await sql.rows_of(conn, handed, columns=CLAIM_ROW_TYPES)
-    if not rows:
-        return None, None
-    job = ClaimedJob.from_row(rows[0])
-    if rows[0]["step_key"] is None:
-        return job, None
-    run_id, step_id = step_ids_of(job.input_payload)
-    return job, _begun(rows[0], run_id=run_id, step_id=step_id)
+async def _handed_over(conn: AsyncConnection, handed: Any) -> list[tuple[ClaimedJob, Attempt | None]]:
+    """The jobs ``hand_over_and_begin_postgresql`` claimed, each with its attempt if it began."""
+    found: list[tuple[ClaimedJob, Attempt | None]] = []
+    for row in await sql.rows_of(conn, handed, columns=CLAIM_ROW_TYPES):
+        job = ClaimedJob.from_row(row)
+        if row["step_key"] is None:
+            found.append((job, None))
+            continue
+        run_id, step_id = step_ids_of(job.input_payload)
+        found.append((job, _begun(row, run_id=run_id, step_id=step_id)))
+    return found
 
 
 async def _lock_run(conn: AsyncConnection, run_id: UUID) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -346,6 +346,10 @@ jobs = sa.Table(
     sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
     sa.Column("cancel_requested", sa.Boolean(), nullable=False),
     sa.Column("unique_key", sa.String(300), nullable=True),
+    # A job of a limited queue claimed while every slot of the queue was taken, to run in the slot of
+    # this job of the same worker once that one is done (``domain.jobs.holds_a_slot``). No foreign
+    # key: the other job may be pruned long before this one is.
+    sa.Column("takes_slot_of", sa.Uuid(), nullable=True),
     sa.Column(
         "restaurant_id", sa.Uuid(), sa.ForeignKey("restaurants.id", ondelete="SET NULL"), nullable=True
     ),

@@ -1,11 +1,12 @@
 """The Yolo Mode sub-step job: one Pumpd operation of a registration run.
 
-A sub-step job (1) marks its sub-step started (unless the transaction that handed it its Pumpd slot
-did), (2) calls Pumpd with an idempotency key that is the
-same for every attempt of that sub-step, and (3) in one transaction records the call, the outcome
-and what follows: a retry as a new queue job at the back-off time (the sub-step shows ``retrying``),
-the Pumpd ids on the run and the restaurant, the next sub-steps, and the completion of this queue
-job itself (``store.sub_step_attempts``).
+A sub-step job (1) marks its sub-step started (unless the transaction that claimed it for its Pumpd
+slot did), (2) calls Pumpd with an idempotency key that is the same for every attempt of that
+sub-step, (3) frees its Pumpd slot for the job waiting for it, if one was claimed to, and (4) in one
+transaction records the call, the outcome and what follows: a retry as a new queue job at the
+back-off time (the sub-step shows ``retrying``), the Pumpd ids on the run and the restaurant, the
+next sub-steps, the completion of this queue job itself and the hand-over of its slot
+(``store.sub_step_attempts``).
 
 Retries of a sub-step are the pipeline's (counted on the sub-step); the queue's own retries of this
 job only cover interruptions (a worker that died mid-call re-runs it with the same key).
@@ -105,6 +106,8 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
         duration_ms=int((time.monotonic() - started) * 1000),
     )
 
+    # The call is over: a job waiting for this job's Pumpd slot starts now, while this one records.
+    successor = await ctx.free_slot()
     async with deps.db.write() as conn:
         ended = await attempts.end_attempt(
             conn,
@@ -118,10 +121,16 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
             now=utcnow(),
             rng=_rng,
             hand_over_terms=ctx.hand_over,
+            successor=successor,
         )
     outcome = ended.outcome
     if outcome["outcome"] in ("completed", "retrying"):
-        ctx.completed_by_handler(next_job=ended.next_job, prepared=ended.next_attempt)
+        ctx.completed_by_handler(
+            next_job=ended.next_job,
+            prepared=ended.next_attempt,
+            waiting_job=ended.waiting_job,
+            waiting_prepared=ended.waiting_attempt,
+        )
     if outcome["outcome"] == "failed":
         raise PermanentError(f"{begun.key} failed: {outcome['error']}")
     return outcome

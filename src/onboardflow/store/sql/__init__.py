@@ -36,12 +36,13 @@ def _blocks(module: str) -> dict[str, str]:
 
 @cache
 def queries(module: str) -> dict[str, str]:
-    """The statements of ``<module>.sql`` by name, fragments included (one level deep)."""
+    """The statements of ``<module>.sql`` by name, fragments included (and theirs, in turn)."""
     return {name: _compact(_INCLUDE.sub(_included, sql)) for name, sql in _blocks(module).items()}
 
 
 def _included(match: re.Match[str]) -> str:
-    return _COMMENT_LINE.sub("", _blocks(match[1])[match[2]]).strip().rstrip(";")
+    fragment = _COMMENT_LINE.sub("", _blocks(match[1])[match[2]]).strip().rstrip(";")
+    return _INCLUDE.sub(_included, fragment)
 
 
 def query(module: str, name: str) -> str:

@@ -34,10 +34,11 @@ SELECT name FROM queues WHERE name = ANY(:names) ORDER BY name FOR UPDATE;
 -- with only that when nothing was claimed; no row when the queue is paused or no longer limited).
 WITH queue_room AS (
     SELECT GREATEST(0, LEAST(
-        q.concurrency_limit - (SELECT count(*) FROM jobs WHERE queue = q.name AND status = 'in_progress'),
-        CAST(:share AS integer) - (SELECT count(*) FROM jobs
-                                   WHERE lease_owner = :worker AND status = 'in_progress'
-                                     AND queue = q.name)
+        q.concurrency_limit - (SELECT count(*) FROM jobs j
+                               WHERE j.queue = q.name AND j.status = 'in_progress' AND {{queue.holds_a_slot}}),
+        CAST(:share AS integer) - (SELECT count(*) FROM jobs j
+                                   WHERE j.lease_owner = :worker AND j.status = 'in_progress'
+                                     AND j.queue = q.name AND {{queue.holds_a_slot}})
     )) AS n
     FROM queues q WHERE q.name = :queue AND NOT q.paused AND q.concurrency_limit IS NOT NULL
 ), room AS (
@@ -81,6 +82,16 @@ SELECT id, status FROM jobs
 WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
 ORDER BY priority DESC, run_at, id
 LIMIT :limit;
+
+-- name: queue_capacity_sqlite
+-- A queue's limit and pause, with its jobs that hold a slot (``holds_a_slot``): all, and :worker's.
+SELECT q.concurrency_limit, q.paused,
+       (SELECT count(*) FROM jobs j
+        WHERE j.queue = q.name AND j.status = 'in_progress' AND {{queue.holds_a_slot}}) AS running,
+       (SELECT count(*) FROM jobs j
+        WHERE j.queue = q.name AND j.status = 'in_progress' AND j.lease_owner = :worker
+          AND {{queue.holds_a_slot}}) AS mine
+FROM queues q WHERE q.name = :queue;
 
 -- name: finish_postgresql
 -- Record a batch of attempt outcomes, each fenced on (id, in_progress, attempt), logging each change.
@@ -179,73 +190,116 @@ SELECT organisation_id, 'job', id, 'in_progress', 'completed', :worker, :now FRO
 WHERE id = :id AND status = 'completed' AND completed_at = :now;
 
 -- name: hand_over_postgresql
--- Job :ended of limited :queue completed earlier in this transaction: its slot goes to the queue's
--- next due job, claimed for the same worker (``hand_over_claim_postgresql``).
+-- Job :ended of limited :queue completed earlier in this transaction: its slot goes on as
+-- ``hand_over_claim_postgresql`` says.
 {{queue.hand_over_claim_postgresql}}
 SELECT * FROM claimed;
 
--- name: hand_over_claim_postgresql
--- Fragment, the CTEs ``room`` to ``claim_logged``: job :ended of limited :queue completed earlier in
--- this transaction (at :now); its slot goes to the queue's next due job (``claimed``), claimed for the
--- same worker, unless the queue is paused, over its limit (one lowered meanwhile) or the worker holds
--- its share (:share) of it (``domain.jobs.queue_room``). One for one, so the limit holds without
--- locking the queue's row; nothing when :ended did not complete.
-WITH room AS (
-    SELECT 1 FROM queues q
-    WHERE q.name = :queue AND NOT q.paused AND q.concurrency_limit IS NOT NULL
-      AND EXISTS (SELECT 1 FROM jobs WHERE id = :ended AND status = 'completed' AND completed_at = :now)
-      AND (SELECT count(*) FROM jobs WHERE queue = q.name AND status = 'in_progress') < q.concurrency_limit
-      AND (SELECT count(*) FROM jobs
-           WHERE lease_owner = :worker AND status = 'in_progress' AND queue = q.name) < :share
-), picked AS (
-    SELECT id, status FROM jobs
-    WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
-      AND EXISTS (SELECT 1 FROM room)
-    ORDER BY priority DESC, run_at, id
+-- name: holds_a_slot
+-- Fragment: whether the in-progress job ``j`` counts against its queue's limit
+-- (``domain.jobs.holds_a_slot``): not while the job whose slot it waits for is still in progress.
+(j.takes_slot_of IS NULL
+ OR NOT EXISTS (SELECT 1 FROM jobs h WHERE h.id = j.takes_slot_of AND h.status = 'in_progress'))
+
+-- name: hand_over_plan
+-- Fragment, the CTEs ``ended`` to ``plan`` of both dialects' hand-overs: job :ended of limited :queue
+-- completed earlier in this transaction (at :now); ``successor`` is the job of this worker that
+-- waited for its slot (:successor, which the worker started as the ended job freed the slot, or one
+-- it has not started yet), while it is still in progress; ``plan`` says how many jobs to claim
+-- to run in the slot (``run_n``) and to wait for it (``wait_n``), as ``domain.jobs.slot_hand_over``
+-- decides from the jobs that hold a slot now. No row in ``plan`` when the queue is paused or not
+-- limited, or when :ended did not complete (taken back meanwhile: it frees no slot to hand over).
+WITH ended AS (
+    SELECT 1 FROM jobs WHERE id = :ended AND status = 'completed' AND completed_at = :now
+), settings AS (
+    SELECT concurrency_limit FROM queues
+    WHERE name = :queue AND NOT paused AND concurrency_limit IS NOT NULL AND EXISTS (SELECT 1 FROM ended)
+), successor AS (
+    SELECT id FROM jobs
+    WHERE lease_owner = :worker AND status = 'in_progress' AND (id = :successor OR takes_slot_of = :ended)
     LIMIT 1
+), holding AS (
+    SELECT count(*) AS n, count(*) FILTER (WHERE j.lease_owner = :worker) AS mine
+    FROM jobs j WHERE j.queue = :queue AND j.status = 'in_progress' AND {{queue.holds_a_slot}}
+), runner AS (
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM successor) THEN 0
+                WHEN n < concurrency_limit AND mine < :share THEN 1 ELSE 0 END AS run_n,
+           n, concurrency_limit
+    FROM settings, holding
+), plan AS (
+    SELECT run_n, CASE WHEN (run_n = 1 OR EXISTS (SELECT 1 FROM successor))
+                        AND n + run_n >= concurrency_limit THEN 1 ELSE 0 END AS wait_n
+    FROM runner
+)
+
+-- name: hand_over_claim_postgresql
+-- Fragment, the CTEs ``ended`` to ``claim_logged``: the jobs ``hand_over_plan`` says to claim, the
+-- queue's next due ones (best priority, then FIFO), claimed for the same worker: the first to run
+-- in the slot when it is to, the one after it to wait for the slot (its ``takes_slot_of`` is the
+-- job that runs in the slot: the successor or the job claimed to run). ``claimed`` has a row per job
+-- claimed. The limit holds without the queue's row lock that claims take: one job leaves the count
+-- as at most one enters it, and a job that waits enters it only when the job before it leaves.
+{{queue.hand_over_plan}}, picked AS (
+    SELECT id, status, priority, run_at FROM jobs
+    WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
+    ORDER BY priority DESC, run_at, id
+    LIMIT COALESCE((SELECT run_n + wait_n FROM plan), 0)
     FOR UPDATE SKIP LOCKED
+), ranked AS (
+    SELECT id, status, row_number() OVER (ORDER BY priority DESC, run_at, id) AS rank FROM picked
+), roles AS (
+    SELECT ranked.id, ranked.status,
+           CASE WHEN ranked.rank = 1 AND plan.run_n = 1 THEN NULL
+                ELSE COALESCE((SELECT id FROM successor), (SELECT id FROM ranked WHERE rank = 1)) END
+               AS takes_slot_of
+    FROM ranked, plan
 ), claimed AS (
     UPDATE jobs
     SET status = 'in_progress', attempts = jobs.attempts + 1, lease_owner = :worker,
-        lease_expires_at = :lease_until, started_at = :now, updated_at = :now
-    FROM picked WHERE jobs.id = picked.id
-    RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
-              jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
-              jobs.parent_job_id, jobs.metadata, jobs.run_at, picked.status AS previous_status
+        lease_expires_at = :lease_until, started_at = :now, updated_at = :now,
+        takes_slot_of = roles.takes_slot_of
+    FROM roles WHERE jobs.id = roles.id
+    RETURNING jobs.*, roles.status AS previous_status
 ), claim_logged AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
 )
 
--- name: hand_over_pick_sqlite
--- Fragment: the id of limited :queue's next due job when job :ended completed earlier in this
--- transaction (at :now) and the queue has room for worker :worker (``hand_over_claim_postgresql``'s
--- rule: unpaused, under its limit, the worker under its share :share).
-SELECT j.id FROM jobs j JOIN queues q ON q.name = j.queue
-WHERE j.queue = :queue AND j.status IN ('pending', 'queued') AND j.run_at <= :now
-  AND NOT q.paused AND q.concurrency_limit IS NOT NULL
-  AND EXISTS (SELECT 1 FROM jobs WHERE id = :ended AND status = 'completed' AND completed_at = :now)
-  AND (SELECT count(*) FROM jobs WHERE queue = q.name AND status = 'in_progress') < q.concurrency_limit
-  AND (SELECT count(*) FROM jobs
-       WHERE lease_owner = :worker AND status = 'in_progress' AND queue = q.name) < :share
-ORDER BY j.priority DESC, j.run_at, j.id
-LIMIT 1;
+-- name: hand_over_picks_sqlite
+-- Fragment: a query of the jobs ``hand_over_claim_postgresql``'s rule claims (``id``, ``status`` and
+-- ``takes_slot_of``), for the two SQLite statements below (the same picks: nothing else writes in
+-- between under SQLite's lock).
+{{queue.hand_over_plan}}, picked AS (
+    SELECT id, status, priority, run_at FROM jobs
+    WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
+    ORDER BY priority DESC, run_at, id
+    LIMIT COALESCE((SELECT run_n + wait_n FROM plan), 0)
+), ranked AS (
+    SELECT id, status, row_number() OVER (ORDER BY priority DESC, run_at, id) AS rank FROM picked
+)
+SELECT ranked.id, ranked.status,
+       CASE WHEN ranked.rank = 1 AND plan.run_n = 1 THEN NULL
+            ELSE COALESCE((SELECT id FROM successor), (SELECT id FROM ranked WHERE rank = 1)) END
+           AS takes_slot_of
+FROM ranked, plan
 
 -- name: hand_over_log_sqlite
--- Log the claim ``hand_over_claim_sqlite`` makes next in this transaction (the same pick: nothing
--- else writes in between under SQLite's lock).
+-- Log the claims ``hand_over_claim_sqlite`` makes next in this transaction.
 INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
 SELECT organisation_id, 'job', id, status, 'in_progress', :worker, :now FROM jobs
-WHERE id = ({{queue.hand_over_pick_sqlite}});
+WHERE id IN (SELECT id FROM ({{queue.hand_over_picks_sqlite}}));
 
 -- name: hand_over_claim_sqlite
--- Claim the job ``hand_over_pick_sqlite`` names for worker :worker, returning it.
+-- Claim the jobs ``hand_over_picks_sqlite`` names for worker :worker, returning them.
 UPDATE jobs
 SET status = 'in_progress', attempts = attempts + 1, lease_owner = :worker,
-    lease_expires_at = :lease_until, started_at = :now, updated_at = :now
-WHERE id = ({{queue.hand_over_pick_sqlite}})
-RETURNING id, job_type, queue, priority, input_payload, attempts, max_retries, timeout_seconds,
-          organisation_id, restaurant_id, parent_job_id, metadata, run_at;
+    lease_expires_at = :lease_until, started_at = :now, updated_at = :now,
+    takes_slot_of = picks.takes_slot_of
+FROM ({{queue.hand_over_picks_sqlite}}) AS picks
+WHERE jobs.id = picks.id
+RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
+          jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
+          jobs.parent_job_id, jobs.metadata, jobs.run_at, jobs.takes_slot_of;
 
 -- name: cluster_concurrency
 -- The job slots of the workers that are alive (heartbeat since :alive_since) and not stopping.

@@ -110,65 +110,67 @@ WITH target AS (
            CAST(:step_id AS uuid) AS step_id, CAST(:organisation_id AS uuid) AS organisation_id
 ), run AS (
     SELECT r.id, r.organisation_id, r.batch_job_id, r.restaurant_id, r.execution_config
-    FROM registration_jobs r JOIN target t ON r.id = t.run_id AND r.organisation_id = t.organisation_id
-    WHERE r.status = ANY(:active)
+    FROM registration_jobs r
+    WHERE (r.id, r.organisation_id) IN (SELECT run_id, organisation_id FROM target)
+      AND r.status = ANY(:active)
     FOR KEY SHARE OF r
 ), prior AS (
-    SELECT s.id, s.status FROM registration_job_steps s
-    JOIN target t ON s.id = t.step_id AND s.job_id = t.job_id
-    JOIN run ON s.registration_job_id = run.id
-    WHERE s.status = ANY(:runnable)
+    SELECT s.id, s.status, s.registration_job_id FROM registration_job_steps s
+    WHERE (s.id, s.job_id) IN (SELECT step_id, job_id FROM target)
+      AND s.registration_job_id IN (SELECT id FROM run) AND s.status = ANY(:runnable)
     FOR UPDATE OF s
 ), {{sub_steps.begin_attempt_from_postgresql}}
 SELECT * FROM begun;
 
 -- name: hand_over_and_begin_postgresql
--- ``queue.hand_over_postgresql``, and when the job it hands the slot to is a sub-step's, that attempt
--- begun in the same statement as ``begin_attempt_postgresql`` would (its columns beside the job's,
--- NULL when it did not begin). Nothing waits: a run or sub-step another transaction holds is skipped,
--- and the job then begins on its own, so this transaction (which holds a run's lock) never waits for
--- a lock a cancel of the other run holds while that cancel waits for the job this one claimed.
+-- ``queue.hand_over_postgresql``, and for each job it claims (to run in the slot or to wait for it)
+-- that is a sub-step's, that attempt begun in the same statement as ``begin_attempt_postgresql``
+-- would (its columns beside the job's, NULL when it did not begin). Nothing waits: a run or sub-step
+-- another transaction holds is skipped, and the job then begins on its own, so this transaction
+-- (which holds a run's lock) never waits for a lock a cancel of the other run holds while that cancel
+-- waits for a job this one claimed.
 {{queue.hand_over_claim_postgresql}}, target AS (
     SELECT id AS job_id, CAST(input_payload->>'registration_job_id' AS uuid) AS run_id,
            CAST(input_payload->>'step_id' AS uuid) AS step_id, organisation_id
     FROM claimed WHERE job_type = :sub_step_job
 ), run AS (
     SELECT r.id, r.organisation_id, r.batch_job_id, r.restaurant_id, r.execution_config
-    FROM registration_jobs r JOIN target t ON r.id = t.run_id AND r.organisation_id = t.organisation_id
-    WHERE r.status = ANY(:active)
+    FROM registration_jobs r
+    WHERE (r.id, r.organisation_id) IN (SELECT run_id, organisation_id FROM target)
+      AND r.status = ANY(:active)
     FOR KEY SHARE OF r SKIP LOCKED
 ), prior AS (
-    SELECT s.id, s.status FROM registration_job_steps s
-    JOIN target t ON s.id = t.step_id AND s.job_id = t.job_id
-    JOIN run ON s.registration_job_id = run.id
-    WHERE s.status = ANY(:runnable)
+    SELECT s.id, s.status, s.registration_job_id FROM registration_job_steps s
+    WHERE (s.id, s.job_id) IN (SELECT step_id, job_id FROM target)
+      AND s.registration_job_id IN (SELECT id FROM run) AND s.status = ANY(:runnable)
     FOR UPDATE OF s SKIP LOCKED
 ), {{sub_steps.begin_attempt_from_postgresql}}
-SELECT claimed.*, begun.* FROM claimed LEFT JOIN begun ON true;
+SELECT claimed.*, begun.* FROM claimed LEFT JOIN begun ON begun.begun_step_id = CAST(claimed.input_payload->>'step_id' AS uuid);
 
 -- name: begin_attempt_from_postgresql
--- Fragment, the CTEs ``started`` to ``begun`` after ``run`` (the active run, share-locked) and
--- ``prior`` (the sub-step, locked, if this job's and runnable; joined to ``run`` so that the run is
--- locked first, in the order a cancel takes them): the sub-step moves to in_progress
--- and ``begun`` is what the Pumpd call needs. The run's restaurant is looked up by primary key alone:
--- with the organisation in the condition too, PostgreSQL's planner may scan the organisation's index
--- before the tables are first analysed.
+-- Fragment, the CTEs ``started`` to ``begun`` after ``run`` (the active runs, share-locked) and
+-- ``prior`` (the sub-steps, locked, each if its job's and runnable; read after ``run`` so that a run
+-- is locked before its sub-step, in the order a cancel takes them): each sub-step moves to
+-- in_progress and ``begun`` has a row per sub-step with what its Pumpd call needs. A run's restaurant
+-- is looked up by primary key alone: with the organisation in the condition too, PostgreSQL's
+-- planner may scan the organisation's index before the tables are first analysed.
 started AS (
     UPDATE registration_job_steps s
     SET status = 'in_progress', attempts = s.attempts + 1, started_at = COALESCE(s.started_at, :now),
         next_attempt_at = NULL, updated_at = :now
-    FROM prior, run WHERE s.id = prior.id
-    RETURNING s.id, s.step_key, s.attempts, s.input, prior.status AS from_status
+    FROM prior WHERE s.id = prior.id
+    RETURNING s.id, s.registration_job_id, s.step_key, s.attempts, s.input, prior.status AS from_status
 ), logged AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, batch_job_id, registration_job_id,
         from_status, to_status, actor, data, created_at)
     SELECT run.organisation_id, 'step', started.id, run.batch_job_id, run.id, started.from_status,
         'in_progress', :actor, jsonb_build_object('step_key', started.step_key), :now
-    FROM started, run WHERE started.from_status <> 'in_progress'
+    FROM started JOIN run ON run.id = started.registration_job_id
+    WHERE started.from_status <> 'in_progress'
 ), begun AS (
-    SELECT started.step_key, started.attempts AS step_attempts, started.input AS step_input,
-           run.organisation_id AS run_organisation_id, run.restaurant_id AS run_restaurant_id,
-           run.execution_config,
+    SELECT started.id AS begun_step_id, started.step_key, started.attempts AS step_attempts,
+           started.input AS step_input, run.organisation_id AS run_organisation_id,
+           run.restaurant_id AS run_restaurant_id, run.execution_config,
            (SELECT COALESCE(jsonb_object_agg(d.step_key, d.result), '{}'::jsonb)
             FROM registration_job_steps d
             WHERE d.registration_job_id = run.id AND d.parent_step_id IS NOT NULL
@@ -176,7 +178,7 @@ started AS (
            jsonb_build_object('name', r.name, 'contact_name', r.contact_name,
                'marketplace_url', r.marketplace_url, 'website', r.website, 'menu', r.menu,
                'branding', r.branding) AS restaurant
-    FROM started CROSS JOIN run
+    FROM started JOIN run ON run.id = started.registration_job_id
     JOIN restaurants r ON r.id = run.restaurant_id
 )
 
