@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import subprocess
@@ -38,6 +39,9 @@ def run_worker_process(
 
     async def main() -> None:
         deps, registry = build(settings)
+        # Everything built so far lives as long as the process: out of the collector's sight, a
+        # full collection no longer walks it (one took some 90 ms of a busy worker's event loop).
+        gc.freeze()
         try:
             await run_until_signalled(Worker(deps, registry, concurrency=concurrency))
         finally:
