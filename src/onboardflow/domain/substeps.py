@@ -268,6 +268,25 @@ def plan_next(
     )
 
 
+def plan_turn(
+    statuses: Mapping[str, StepStatus | str], config: Mapping[str, Any] | BaseModel
+) -> SchedulePlan:
+    """One scheduling turn of a run: ``plan_next`` again after its skips (a skip can make more
+    sub-steps ready) until it skips nothing more; every skip and start of the turn, in order, and
+    the run's outcome if it ends with this turn."""
+    planned: dict[str, StepStatus | str] = dict(statuses)
+    start: list[str] = []
+    skip: list[tuple[str, str]] = []
+    while True:
+        plan = plan_next(planned, config)
+        skip += plan.skip
+        planned.update(dict.fromkeys((key for key, _reason in plan.skip), StepStatus.SKIPPED))
+        start += plan.start
+        planned.update(dict.fromkeys(plan.start, StepStatus.IN_PROGRESS))
+        if not plan.skip:
+            return SchedulePlan(start=tuple(start), skip=tuple(skip), outcome=plan.outcome)
+
+
 def outcome_of(statuses: Mapping[str, StepStatus | str]) -> RegistrationStatus | None:
     """The job's outcome once every sub-step is final: failed beats cancelled beats completed.
 

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from onboardflow.domain.pipeline import SINGLE_RUN_STEPS
 from onboardflow.domain.progress import SubStepView, phases_view, progress_percent
 from onboardflow.domain.records import Principal
 from onboardflow.domain.redaction import redact
@@ -39,28 +38,17 @@ async def start_single_run(
     """
     validated = validate_yolo_config(config).model_dump(mode="json")
     sealed = services.secrets.seal(validated)
-    async with services.db.read() as conn:
-        await restaurant_store.get_restaurant(conn, principal.organisation_id, restaurant_id)
-        existing = await store.find_active_single_run(conn, principal.organisation_id, restaurant_id)
-    if existing is not None:
-        return existing["id"], False
     try:
-        async with services.db.write() as conn:
-            existing = await store.find_active_single_run(conn, principal.organisation_id, restaurant_id)
-            if existing is not None:
-                return existing["id"], False
-            run = await store.insert_run(
-                conn,
-                organisation_id=principal.organisation_id,
-                restaurant_id=restaurant_id,
-                pipeline=SINGLE_RUN_STEPS,
-                execution_config=sealed,
-                created_by=principal.user_id,
-                actor=principal.actor,
-            )
-            await store.schedule_ready(conn, run.id, config=validated, actor=principal.actor)
-            return run.id, True
-    except Conflict:
+        return await store.start_single_run(
+            services.db,
+            organisation_id=principal.organisation_id,
+            restaurant_id=restaurant_id,
+            execution_config=sealed,
+            config=validated,
+            created_by=principal.user_id,
+            actor=principal.actor,
+        )
+    except Conflict:  # another start created it first
         async with services.db.read() as conn:
             existing = await store.find_active_single_run(conn, principal.organisation_id, restaurant_id)
         if existing is None:

@@ -227,18 +227,18 @@ class Worker:
                 self._full_since = time.monotonic()
 
     async def _claim(self, limit: int) -> list[ClaimedJob]:
-        async with self.db.write() as conn:
-            if time.monotonic() - self._limited_at > LIMITS_REFRESH_SECONDS:
+        if time.monotonic() - self._limited_at > LIMITS_REFRESH_SECONDS:
+            async with self.db.read() as conn:
                 await self._refresh_limits(conn)
-            limited = {name: n for name, n in self._shares.items() if name not in self._full}
-            self._room_during_claim = set()
-            claim = await store.claim(
-                conn,
-                worker_id=self.id,
-                limit=limit,
-                lease_seconds=self.settings.lease_seconds,
-                limited=limited,
-            )
+        limited = {name: n for name, n in self._shares.items() if name not in self._full}
+        self._room_during_claim = set()
+        claim = await store.claim_in(
+            self.db,
+            worker_id=self.id,
+            limit=limit,
+            lease_seconds=self.settings.lease_seconds,
+            limited=limited,
+        )
         self._full = (self._full - limited.keys()) | (claim.full - self._room_during_claim)
         self.claimed_total += len(claim.jobs)
         return claim.jobs

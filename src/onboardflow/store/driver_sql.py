@@ -21,12 +21,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -133,8 +133,14 @@ async def rows_of(
         except Exception as exc:
             _raise_as_sqlalchemy(exc, "(fetch)", None)
             raise
-    names = [d[0] for d in cursor.description or ()]
-    decoders = [_decoder(columns.get(n) if columns else None, conn.dialect.name) for n in names]
+    return _decoded(cursor.description, rows, columns, conn.dialect.name)
+
+
+def _decoded(
+    description: Any, rows: Sequence[Any], columns: Mapping[str, Any] | None, dialect: str
+) -> list[dict[str, Any]]:
+    names = [d[0] for d in description or ()]
+    decoders = [_decoder(columns.get(n) if columns else None, dialect) for n in names]
     return [{n: d(v) for n, d, v in zip(names, decoders, row, strict=True)} for row in rows]
 
 
@@ -547,3 +553,105 @@ def owned(rows: Sequence[dict[str, Any]], organisation_id: UUID | None) -> dict[
 def columns_of(table: sa.Table) -> dict[str, Any]:
     """``table_columns`` of one table, built once."""
     return table_columns(table)
+
+
+# -- statement plans: logic written once, run on the event loop or on SQLite's connection thread --
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """A named statement whose rows a plan reads (decoded like ``fetch``'s, by ``columns``)."""
+
+    module: str
+    name: str
+    params: Mapping[str, Any]
+    columns: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A named statement whose count of changed rows a plan reads."""
+
+    module: str
+    name: str
+    params: Mapping[str, Any]
+
+
+Step = Fetch | Write | Sequence[Fetch | Write]
+Plan = Generator[Step, Any, T]
+"""A generator that yields the statements it needs and gets back their answers (rows for a
+``Fetch``, a row count for a ``Write``, a list of those for a list, run together), then returns its
+result. ``carry_out`` runs it on a connection of the event loop; ``carry_out_on_thread`` runs it
+on SQLite's own connection thread, in one hand-over, for ``Database.write_on_thread``."""
+
+
+async def carry_out(conn: AsyncConnection, plan: Plan[T]) -> T:
+    """Run ``plan`` on ``conn`` (a list of statements as one ``pipelined`` block)."""
+    answer: Any = None
+    while True:
+        try:
+            step = plan.send(answer)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        batch = [step] if isinstance(step, Fetch | Write) else list(step)
+        async with pipelined(conn):
+            sent = [await send(conn, s.module, s.name, s.params) for s in batch]
+        answers = [
+            await rows_of(conn, cursor, columns=s.columns) if isinstance(s, Fetch) else int(cursor.rowcount)
+            for s, cursor in zip(batch, sent, strict=True)
+        ]
+        answer = answers[0] if isinstance(step, Fetch | Write) else answers
+
+
+def carry_out_on_thread(connection: sqlite3.Connection, plan: Plan[T]) -> T:
+    """Run ``plan`` on SQLite's ``connection``, from that connection's own thread."""
+    answer: Any = None
+    while True:
+        try:
+            step = plan.send(answer)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        batch = [step] if isinstance(step, Fetch | Write) else list(step)
+        answers = [_run_on_thread(connection, s) for s in batch]
+        answer = answers[0] if isinstance(step, Fetch | Write) else answers
+
+
+def _run_on_thread(connection: sqlite3.Connection, step: Fetch | Write) -> Any:
+    sql = _statement(step.module, step.name, "sqlite")
+    values = {key: _encode_sqlite(value) for key, value in step.params.items()}
+    try:
+        cursor = connection.execute(sql, values)
+    except sqlite3.Error as exc:
+        _raise_as_sqlalchemy(exc, sql, values)
+        raise
+    try:
+        if isinstance(step, Write):
+            return cursor.rowcount
+        return _decoded(cursor.description, cursor.fetchall(), step.columns, "sqlite")
+    finally:
+        cursor.close()
+
+
+async def in_transaction_on_thread(conn: AsyncConnection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """SQLite: run ``work`` in its own write transaction (``BEGIN IMMEDIATE`` to ``COMMIT``, rolled
+    back if it raises) on the thread of ``conn``'s driver connection, in one hand-over to that
+    thread. ``conn`` must not be in a transaction of SQLAlchemy's."""
+    driver = await _driver(conn)
+    try:
+        return await driver._execute(_in_transaction, driver._conn, work)  # type: ignore[no-any-return]
+    except sqlite3.Error as exc:
+        _raise_as_sqlalchemy(exc, "(transaction)", None)
+        raise
+
+
+def _in_transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(connection)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return result

@@ -10,20 +10,28 @@ both use one pool. Driver errors are turned into onboardflow errors here and nev
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from onboardflow.errors import Conflict, InvalidInput, StoreUnavailable
-from onboardflow.store.driver_sql import end_own_transaction
+from onboardflow.store.driver_sql import (
+    Plan,
+    carry_out,
+    carry_out_on_thread,
+    end_own_transaction,
+    in_transaction_on_thread,
+)
 from onboardflow.store.writer_lock import WriterLock
 
 Dialect = Literal["sqlite", "postgresql"]
+T = TypeVar("T")
 
 # Set of wake-ups (queue names, ``cancel:<id>``) a write transaction asks for once it commits.
 NOTIFY_KEY = "onboardflow.notify_queues"
@@ -137,6 +145,37 @@ class Database:
                             lock.release()
         if pending:
             self.wakeups.publish(pending)
+
+    async def write_on_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """SQLite: run ``work`` in a write transaction on the writer connection's own thread, from
+        ``BEGIN IMMEDIATE`` to ``COMMIT`` in one hand-over to that thread (``driver_sql`` plans run
+        there with ``carry_out_on_thread``). The database is then locked only while ``work`` runs,
+        not for every hand-over back to an event loop busy with other jobs, as a ``write()`` block
+        of several statements is."""
+        if self.dialect != "sqlite":
+            raise RuntimeError("write_on_thread is for SQLite only")
+        with translate_errors():
+            async with self._writer.connect() as conn:
+                lock = self._writer_lock
+                held = lock is not None and await lock.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000)
+                try:
+                    return await in_transaction_on_thread(conn, work)
+                finally:
+                    if held and lock is not None:
+                        lock.release()
+
+    async def write_plan(self, plan: Plan[T]) -> T:
+        """Run a ``driver_sql`` plan in a write transaction of its own: on SQLite in one hand-over to
+        the writer's thread (``write_on_thread``), on PostgreSQL a round trip per step it takes."""
+        if self.is_sqlite:
+            return await self.write_on_thread(lambda connection: carry_out_on_thread(connection, plan))
+        async with self.write() as conn:
+            return await carry_out(conn, plan)
+
+    def publish_wakeups(self, names: set[str]) -> None:
+        """Wake the workers of these queues (a committed transaction's ``request_wakeup``s)."""
+        if names:
+            self.wakeups.publish(names)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -29,7 +29,7 @@ from onboardflow.domain.jobs import (
 from onboardflow.domain.statuses import ACTIVE_JOB, FINAL_JOB, JobStatus, check_transition
 from onboardflow.errors import Conflict, NotFound
 from onboardflow.store import driver_sql
-from onboardflow.store.engine import NOTIFY_KEY
+from onboardflow.store.engine import NOTIFY_KEY, Database
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.sql import query
 from onboardflow.store.tables import ACTIVE_JOB_STATES, jobs, maintenance_leader, queues, workers
@@ -208,18 +208,86 @@ async def claim(
         return Claim(jobs=[], full=frozenset())
     if conn.dialect.name == "postgresql":
         return await _claim_postgresql(conn, params, dict(limited or {}))
-    claimed = await _claim_sqlite(conn, queue=None, limit=limit, params=params)
+    return await driver_sql.carry_out(conn, _claim_plan_sqlite(params, dict(limited or {})))
+
+
+async def claim_in(
+    db: Database,
+    *,
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+    limited: Mapping[str, int] | None = None,
+    now: datetime | None = None,
+) -> Claim:
+    """``claim`` in a write transaction of its own; on SQLite in one hand-over to the writer's
+    thread (``Database.write_on_thread``), so the database is locked only while the claim runs."""
+    if db.is_sqlite and limit > 0:
+        now = now or utcnow()
+        params = {
+            "now": now,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "worker": worker_id,
+            "limit": limit,
+        }
+        plan = _claim_plan_sqlite(params, dict(limited or {}))
+        return await db.write_on_thread(lambda connection: driver_sql.carry_out_on_thread(connection, plan))
+    async with db.write() as conn:
+        return await claim(
+            conn, worker_id=worker_id, limit=limit, lease_seconds=lease_seconds, limited=limited, now=now
+        )
+
+
+def _claim_plan_sqlite(params: Mapping[str, Any], limited: Mapping[str, int]) -> driver_sql.Plan[Claim]:
+    """``claim`` on SQLite (the writer holds the database, so picks and claims cannot race)."""
+    limit = int(params["limit"])
+    claimed = yield from _claim_picked_plan_sqlite("pick_sqlite", {**params, "limit": limit})
     full = set()
-    for queue_name, share in (limited or {}).items():
+    for queue_name, share in limited.items():
         room = limit - len(claimed)
         if room <= 0:
             break
-        capacity = await _queue_capacity_sqlite(conn, queue_name, worker_id=worker_id, share=share)
-        taken = await _claim_sqlite(conn, queue=queue_name, limit=min(room, capacity), params=params)
+        rows = yield driver_sql.Fetch(
+            "queue", "queue_capacity_sqlite", {"queue": queue_name, "worker": params["worker"]}
+        )
+        capacity = 0
+        if rows and not rows[0]["paused"] and rows[0]["concurrency_limit"] is not None:
+            row = rows[0]
+            capacity = queue_room(
+                limit=int(row["concurrency_limit"]),
+                running=int(row["running"]),
+                share=share,
+                mine=int(row["mine"]),
+            )
+        taken = yield from _claim_picked_plan_sqlite(
+            "pick_in_queue_sqlite", {**params, "limit": min(room, capacity), "queue": queue_name}
+        )
         if len(taken) >= capacity:
             full.add(queue_name)
         claimed += taken
     return Claim(jobs=claimed, full=frozenset(full))
+
+
+def _claim_picked_plan_sqlite(pick: str, params: Mapping[str, Any]) -> driver_sql.Plan[list[ClaimedJob]]:
+    """Claim the jobs statement ``pick`` picks, logging each claim, best priority first."""
+    if params["limit"] <= 0:
+        return []
+    picked = yield driver_sql.Fetch("queue", pick, params)
+    if not picked:
+        return []
+    claimed = {
+        "ids": json.dumps([r["id"] for r in picked]),
+        "picked": json.dumps([{"id": r["id"], "from": r["status"]} for r in picked]),
+        "worker": params["worker"],
+        "lease_until": params["lease_until"],
+        "now": params["now"],
+    }
+    rows, _logged = yield [
+        driver_sql.Fetch("queue", "claim_picked_sqlite", claimed, CLAIM_ROW_TYPES),
+        driver_sql.Write("queue", "log_claims_sqlite", claimed),
+    ]
+    ordered = sorted(rows, key=lambda r: (-r["priority"], r["run_at"], str(r["id"])))
+    return [ClaimedJob.from_row(r) for r in ordered]
 
 
 CLAIM_ROW_TYPES = driver_sql.table_columns(jobs)
@@ -252,61 +320,6 @@ async def _claim_postgresql(conn: AsyncConnection, params: dict[str, Any], limit
             full.add(name)
         jobs += taken
     return Claim(jobs=jobs, full=frozenset(full))
-
-
-async def _queue_capacity_sqlite(
-    conn: AsyncConnection, queue_name: str, *, worker_id: str, share: int
-) -> int:
-    """Room in a limited queue for this worker (``domain.jobs.queue_room``); none when it is paused
-    or no longer limited."""
-    rows = await driver_sql.fetch(
-        conn, "queue", "queue_capacity_sqlite", {"queue": queue_name, "worker": worker_id}
-    )
-    if not rows or rows[0]["paused"] or rows[0]["concurrency_limit"] is None:
-        return 0
-    row = rows[0]
-    return queue_room(
-        limit=int(row["concurrency_limit"]), running=int(row["running"]), share=share, mine=int(row["mine"])
-    )
-
-
-async def _claim_sqlite(
-    conn: AsyncConnection, *, queue: str | None, limit: int, params: dict[str, Any]
-) -> list[ClaimedJob]:
-    if limit <= 0:
-        return []
-    args = {**params, "limit": limit, **({"queue": queue} if queue else {})}
-    name = "pick_sqlite" if queue is None else "pick_in_queue_sqlite"
-    picked = (await conn.execute(_typed(name, "now").columns(jobs.c.id, jobs.c.status), args)).all()
-    if not picked:
-        return []
-    previous = {r.id: r.status for r in picked}
-    rows = (
-        (
-            await conn.execute(
-                sa.update(jobs)
-                .where(jobs.c.id.in_(list(previous)))
-                .values(
-                    status=JobStatus.IN_PROGRESS.value,
-                    attempts=jobs.c.attempts + 1,
-                    lease_owner=params["worker"],
-                    lease_expires_at=params["lease_until"],
-                    started_at=params["now"],
-                    updated_at=params["now"],
-                )
-                .returning(*_CLAIM_COLUMNS)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    picked_json = json.dumps([{"id": r["id"].hex, "from": previous[r["id"]]} for r in rows])
-    await conn.execute(
-        _typed("log_claims_sqlite", "now"),
-        {"picked": picked_json, "worker": params["worker"], "now": params["now"]},
-    )
-    ordered = sorted(rows, key=lambda r: (-r["priority"], r["run_at"], str(r["id"])))
-    return [ClaimedJob.from_row(r) for r in ordered]
 
 
 # -- finish --------------------------------------------------------------------------------------
@@ -417,6 +430,22 @@ async def complete_within(
 
     Sent without waiting inside ``driver_sql.pipelined``, so it shares the caller's round trip.
     """
+    for step in completion_writes(
+        job_id=job_id,
+        attempt=attempt,
+        result=result,
+        duration_ms=duration_ms,
+        worker_id=worker_id,
+        now=now,
+        dialect=conn.dialect.name,
+    ):
+        await driver_sql.send(conn, step.module, step.name, step.params)
+
+
+def completion_writes(
+    *, job_id: UUID, attempt: int, result: Any, duration_ms: int, worker_id: str, now: datetime, dialect: str
+) -> list[driver_sql.Write]:
+    """The statements of ``complete_within``, for a ``driver_sql`` plan."""
     check_transition("job", JobStatus.IN_PROGRESS, JobStatus.COMPLETED)
     params = {
         "id": job_id,
@@ -426,28 +455,28 @@ async def complete_within(
         "worker": worker_id,
         "now": now,
     }
-    if conn.dialect.name == "postgresql":
-        await driver_sql.send(conn, "queue", "complete_postgresql", params)
-        return
-    await driver_sql.send(conn, "queue", "complete_sqlite", params)
-    await driver_sql.send(
-        conn, "queue", "log_completion_sqlite", {"id": job_id, "worker": worker_id, "now": now}
-    )
+    if dialect == "postgresql":
+        return [driver_sql.Write("queue", "complete_postgresql", params)]
+    logged = {"id": job_id, "worker": worker_id, "now": now}
+    return [
+        driver_sql.Write("queue", "complete_sqlite", params),
+        driver_sql.Write("queue", "log_completion_sqlite", logged),
+    ]
 
 
 class HandOver:
     """The jobs a completed job's slot went to (``hand_over``): the one claimed to run in it, if
     any, then the one claimed to wait for it (``ClaimedJob.takes_slot_of``), if any."""
 
-    def __init__(self, conn: AsyncConnection, sent: Any = None) -> None:
+    def __init__(self, conn: AsyncConnection, sent: Any = None, jobs: list[ClaimedJob] | None = None) -> None:
         self._conn, self._sent = conn, sent
-        self._jobs: list[ClaimedJob] | None = None if sent is not None else []
+        self._jobs: list[ClaimedJob] | None = (jobs or []) if sent is None else None
 
     async def jobs(self) -> list[ClaimedJob]:
         """The jobs, once the statements sent with them have run (on PostgreSQL, after the pipeline)."""
         if self._jobs is None:
             rows = await driver_sql.rows_of(self._conn, self._sent, columns=CLAIM_ROW_TYPES)
-            self._jobs = sorted((ClaimedJob.from_row(r) for r in rows), key=_runs_first)
+            self._jobs = claimed_in_hand_over(rows)
         return self._jobs
 
 
@@ -490,10 +519,30 @@ async def hand_over(
     )
     if conn.dialect.name == "postgresql":
         return HandOver(conn, sent=await driver_sql.send(conn, "queue", "hand_over_postgresql", params))
-    async with driver_sql.pipelined(conn):  # one call on SQLite's connection thread
-        await driver_sql.send(conn, "queue", "hand_over_log_sqlite", params)
-        claimed = await driver_sql.send(conn, "queue", "hand_over_claim_sqlite", params)
-    return HandOver(conn, sent=claimed)
+    return HandOver(conn, jobs=await driver_sql.carry_out(conn, hand_over_plan_sqlite(params)))
+
+
+def hand_over_plan_sqlite(params: Mapping[str, Any]) -> driver_sql.Plan[list[ClaimedJob]]:
+    """``hand_over`` on SQLite as a ``driver_sql`` plan: the jobs it claimed, the one that runs in
+    the slot first."""
+    picked = yield driver_sql.Fetch("queue", "hand_over_pick_sqlite", params)
+    if not picked:
+        return []
+    claims = {
+        **params,
+        "picks": json.dumps([{"id": r["id"], "takes_slot_of": r["takes_slot_of"]} for r in picked]),
+        "picked": json.dumps([{"id": r["id"], "from": r["status"]} for r in picked]),
+    }
+    rows, _logged = yield [
+        driver_sql.Fetch("queue", "claim_handed_sqlite", claims, CLAIM_ROW_TYPES),
+        driver_sql.Write("queue", "log_claims_sqlite", claims),
+    ]
+    return claimed_in_hand_over(rows)
+
+
+def claimed_in_hand_over(rows: Sequence[Mapping[str, Any]]) -> list[ClaimedJob]:
+    """The jobs of a hand-over's rows: the one that runs in the slot first."""
+    return sorted((ClaimedJob.from_row(r) for r in rows), key=_runs_first)
 
 
 def hand_over_params(

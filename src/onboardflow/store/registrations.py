@@ -1,9 +1,10 @@
 """Registration runs: the registration job, its step rows and the 12 sub-step rows of step 6.
 
-``schedule_ready`` is the one place a run moves forward: it applies ``domain.substeps.plan_next``
+``schedule_ready`` is the one place a run moves forward: it applies ``domain.substeps.plan_turn``
 inside the caller's transaction (skips recorded, ready sub-steps enqueued as queue jobs, the run
 finished when the plan reports an outcome). Callers hold the run's row lock (``lock_run``) so that
-two sub-steps finishing at once see each other's result.
+two sub-steps finishing at once see each other's result. A single-restaurant run is created with its
+first turn already taken (``start_single_run``), by the same rule.
 """
 
 from __future__ import annotations
@@ -27,17 +28,20 @@ from onboardflow.domain.statuses import (
     RegistrationStatus,
     StepStatus,
     StepType,
+    check_transition,
 )
-from onboardflow.domain.substeps import SUB_STEPS, current_phase, plan_next, reset_for_retry
+from onboardflow.domain.substeps import SUB_STEPS, current_phase, plan_turn, reset_for_retry
 from onboardflow.errors import Conflict, NotFound
 from onboardflow.store import driver_sql
 from onboardflow.store.batches import on_run_finished
+from onboardflow.store.engine import Database
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.paging import Page, fetch_page
-from onboardflow.store.queue import enqueue_many
+from onboardflow.store.queue import enqueue_many, job_row
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as runs
 from onboardflow.store.tables import registration_logs
+from onboardflow.store.tables import restaurants as restaurants_table
 from onboardflow.store.transitions import apply_transition
 from onboardflow.store.types import utcnow
 
@@ -118,6 +122,163 @@ async def insert_run(
         ],
     )
     return NewRun(id=run_id, execution_step_id=execution_step_id)
+
+
+async def start_single_run(
+    db: Database,
+    *,
+    organisation_id: UUID,
+    restaurant_id: UUID,
+    execution_config: Mapping[str, Any],
+    config: Mapping[str, Any],
+    created_by: UUID | None,
+    actor: str,
+) -> tuple[UUID, bool]:
+    """The restaurant's active single-restaurant run, or a new one created in the state its first
+    scheduling turn leaves it in (``schedule_ready`` would give the same rows and events): its
+    sub-steps that can start queued, the conditional ones switched off skipped, the run and its
+    execution step in progress. Returns (run id, whether it was created).
+
+    One write transaction, of a few statements sent together (on SQLite in one hand-over to the
+    writer's thread); a concurrent start that created the run first makes it raise ``Conflict``
+    (the database's unique index decides) and the caller reads that run instead.
+    """
+    plan = _start_plan(
+        organisation_id=organisation_id,
+        restaurant_id=restaurant_id,
+        execution_config=execution_config,
+        config=config,
+        created_by=created_by,
+        actor=actor,
+        now=utcnow(),
+    )
+    run_id, created = await db.write_plan(plan)
+    if created:
+        db.publish_wakeups({PUMPD_QUEUE})
+    return run_id, created
+
+
+def _start_plan(
+    *,
+    organisation_id: UUID,
+    restaurant_id: UUID,
+    execution_config: Mapping[str, Any],
+    config: Mapping[str, Any],
+    created_by: UUID | None,
+    actor: str,
+    now: datetime,
+) -> driver_sql.Plan[tuple[UUID, bool]]:
+    owner, active = yield [
+        driver_sql.Fetch("runs", "owner_of_restaurant", {"restaurant_id": restaurant_id}, _RESTAURANT_OWNER),
+        driver_sql.Fetch(
+            "runs",
+            "active_single_run",
+            {"restaurant_id": restaurant_id, "organisation_id": organisation_id},
+            _RUN_ID,
+        ),
+    ]
+    if not owner or owner[0]["organisation_id"] != organisation_id:
+        raise NotFound("restaurant")
+    if active:
+        return active[0]["id"], False
+    run_id = uuid4()
+    execution = _step_row(run_id, organisation_id, EXECUTION_STEP, 6, "Registration", StepType.AUTOMATIC, now)
+    execution.update(status=StepStatus.IN_PROGRESS.value, started_at=now)
+    sub_steps = {
+        spec.key: {
+            **_step_row(run_id, organisation_id, spec.key, number, spec.label, StepType.AUTOMATIC, now),
+            "parent_step_id": execution["id"],
+            "phase": spec.phase,
+        }
+        for number, spec in enumerate(SUB_STEPS, start=1)
+    }
+    turn = plan_turn(dict.fromkeys(sub_steps, StepStatus.PENDING.value), config)
+    run = {"id": run_id, "organisation_id": organisation_id, "restaurant_id": restaurant_id}
+
+    def event(entity: str, row_id: UUID, before: str | None, after: str, **more: Any) -> driver_sql.Write:
+        row = event_row(
+            organisation_id=organisation_id,
+            entity_type=entity,
+            entity_id=row_id,
+            from_status=before,
+            to_status=after,
+            actor=actor,
+            registration_job_id=run_id,
+            **more,
+        )
+        row.update(created_at=now, data=driver_sql.Json(row["data"]))
+        return driver_sql.Write("sub_steps", "insert_event", row)
+
+    events = [event("registration_job", run_id, None, RegistrationStatus.PENDING.value)]
+    jobs: list[driver_sql.Write] = []
+    for key, reason in turn.skip:
+        check_transition("step", StepStatus.PENDING, StepStatus.SKIPPED)
+        sub_steps[key].update(status=StepStatus.SKIPPED.value, skip_reason=reason, completed_at=now)
+        events.append(
+            event("step", sub_steps[key]["id"], "pending", "skipped", reason=reason, data={"step_key": key})
+        )
+    for key in turn.start:
+        spec = step_job_spec(
+            run, sub_steps[key], job_type=SUB_STEP_JOB, queue=PUMPD_QUEUE, max_retries=SUB_STEP_MAX_RETRIES
+        )
+        row = job_row(spec, now)
+        sub_steps[key]["job_id"] = row["id"]
+        params = {
+            **row,
+            "input_payload": driver_sql.Json(row["input_payload"]),
+            "metadata": driver_sql.Json(row["metadata"]),
+        }
+        jobs.append(driver_sql.Write("sub_steps", "insert_job", params))
+    check_transition("step", StepStatus.PENDING, StepStatus.IN_PROGRESS)
+    check_transition("registration_job", RegistrationStatus.PENDING, RegistrationStatus.IN_PROGRESS)
+    events += [
+        event("step", execution["id"], "pending", "in_progress", data={"step_key": EXECUTION_STEP}),
+        event("registration_job", run_id, "pending", "in_progress"),
+    ]
+    phase = current_phase({key: row["status"] for key, row in sub_steps.items()})
+    yield [
+        driver_sql.Write(
+            "runs",
+            "insert_run",
+            {
+                **run,
+                "batch_job_id": None,
+                "status": RegistrationStatus.IN_PROGRESS.value,
+                "current_step": EXECUTION_STEP,
+                "current_phase": phase,
+                "execution_config": driver_sql.Json(dict(execution_config)),
+                "execution_results": driver_sql.Json({}),
+                "created_by": created_by,
+                "metadata": driver_sql.Json({}),
+                "started_at": now,
+                "created_at": now,
+                "updated_at": now,
+            },
+        ),
+        *(
+            driver_sql.Write("runs", "insert_step", _insertable(row))
+            for row in (execution, *sub_steps.values())
+        ),
+        *jobs,
+        *events,
+    ]
+    return run_id, True
+
+
+_RESTAURANT_OWNER = {"organisation_id": restaurants_table.c.organisation_id.type}
+_RUN_ID = {"id": runs.c.id.type}
+
+
+def _insertable(step: Mapping[str, Any]) -> dict[str, Any]:
+    """A step row as ``runs.insert_step`` takes it."""
+    return {
+        "job_id": None,
+        "skip_reason": None,
+        "started_at": None,
+        "completed_at": None,
+        **step,
+        "input": driver_sql.Json(step["input"]),
+    }
 
 
 def _step_row(
@@ -565,25 +726,18 @@ async def schedule_ready(
     rows = await list_steps(conn, run_id)
     sub_steps = [r for r in rows if r["parent_step_id"] is not None]
     by_key = {s["step_key"]: s for s in sub_steps}
-    planned = planning_statuses(sub_steps)
-    starts: list[str] = []
-    while True:  # a skip can make more ready: plan again until nothing more is skipped
-        plan = plan_next(planned, config)
-        for key, reason in plan.skip:
-            await set_step(
-                conn,
-                by_key[key],
-                StepStatus.SKIPPED,
-                actor=actor,
-                reason=reason,
-                values={"skip_reason": reason, "completed_at": utcnow()},
-            )
-            by_key[key]["status"] = planned[key] = StepStatus.SKIPPED.value
-        starts += plan.start
-        planned.update(dict.fromkeys(plan.start, StepStatus.IN_PROGRESS.value))
-        if not plan.skip:
-            break
-    await enqueue_sub_steps(conn, run, [by_key[key] for key in starts])
+    plan = plan_turn(planning_statuses(sub_steps), config)
+    for key, reason in plan.skip:
+        await set_step(
+            conn,
+            by_key[key],
+            StepStatus.SKIPPED,
+            actor=actor,
+            reason=reason,
+            values={"skip_reason": reason, "completed_at": utcnow()},
+        )
+        by_key[key]["status"] = StepStatus.SKIPPED.value
+    await enqueue_sub_steps(conn, run, [by_key[key] for key in plan.start])
     execution = next(r for r in rows if r["step_key"] == EXECUTION_STEP)
     if plan.outcome is None:
         values = {

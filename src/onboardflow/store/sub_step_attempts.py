@@ -41,12 +41,14 @@ from onboardflow.domain.substeps import attempt_start, current_phase, plan_next
 from onboardflow.errors import Conflict, NotFound
 from onboardflow.store import driver_sql as sql
 from onboardflow.store.driver_sql import Json
+from onboardflow.store.engine import Database
 from onboardflow.store.queue import (
     CLAIM_ROW_TYPES,
     HandOverTerms,
-    complete_within,
+    completion_writes,
     hand_over,
     hand_over_params,
+    hand_over_plan_sqlite,
     job_row,
     request_wakeup,
 )
@@ -188,8 +190,17 @@ def _begun(row: Mapping[str, Any], *, run_id: UUID, step_id: UUID) -> Attempt:
 async def _begin_after_looking(
     conn: AsyncConnection, *, job: ClaimedJob, run_id: UUID, step_id: UUID, actor: str, now: datetime
 ) -> Attempt | NotStarted:
+    plan = _begin_plan(job=job, run_id=run_id, step_id=step_id, actor=actor, now=now)
+    return await sql.carry_out(conn, plan)
+
+
+def _begin_plan(
+    *, job: ClaimedJob, run_id: UUID, step_id: UUID, actor: str, now: datetime
+) -> sql.Plan[Attempt | NotStarted]:
+    """Begin the attempt ``job`` runs after looking at its sub-step and run (the general path):
+    ``NotStarted`` says why not, when ``domain.substeps.attempt_start`` says so."""
     params = {"step_id": step_id, "run_id": run_id, "organisation_id": job.organisation_id}
-    rows = await sql.fetch(conn, "sub_steps", "attempt_of_sub_step", params, columns=_ATTEMPT_COLUMNS)
+    rows = yield sql.Fetch("sub_steps", "attempt_of_sub_step", params, _ATTEMPT_COLUMNS)
     if not rows:
         raise NotFound("registration job")
     row = rows[0]
@@ -198,37 +209,35 @@ async def _begin_after_looking(
     if verdict != "begin":
         return NotStarted(reason=verdict, sub_step=status, run=run_status)
     attempt = int(row["attempts"]) + 1
-    async with sql.pipelined(conn):
-        started = await sql.send(
-            conn,
+    steps: list[sql.Fetch | sql.Write] = [
+        sql.Write(
             "sub_steps",
             "start_sub_step",
             {"attempts": attempt, "now": now, "job_id": job.id, "step_id": step_id, "current": status},
         )
-        if status != StepStatus.IN_PROGRESS.value:
-            event = _event(
-                step_id=step_id,
-                key=str(row["step_key"]),
-                organisation_id=row["organisation_id"],
-                run_id=run_id,
-                batch_job_id=row["batch_job_id"],
-                current=status,
-                target=StepStatus.IN_PROGRESS.value,
-                actor=actor,
-                reason=None,
-                now=now,
-            )
-            await sql.send(conn, "sub_steps", "insert_event", event)
-        results = await sql.send(conn, "sub_steps", "results_of_run", {"run_id": run_id})
-        sent_restaurant = await sql.send(
-            conn,
-            "sub_steps",
-            "restaurant_of_run",
-            {"restaurant_id": row["restaurant_id"], "organisation_id": row["organisation_id"]},
+    ]
+    if status != StepStatus.IN_PROGRESS.value:
+        event = _event(
+            step_id=step_id,
+            key=str(row["step_key"]),
+            organisation_id=row["organisation_id"],
+            run_id=run_id,
+            batch_job_id=row["batch_job_id"],
+            current=status,
+            target=StepStatus.IN_PROGRESS.value,
+            actor=actor,
+            reason=None,
+            now=now,
         )
-    restaurant = await sql.rows_of(conn, sent_restaurant, columns=_RESTAURANT_COLUMNS)
-    results_rows = await sql.rows_of(conn, results, columns=_STEP_COLUMNS)
-    if started.rowcount != 1:
+        steps.append(sql.Write("sub_steps", "insert_event", event))
+    owner = {"restaurant_id": row["restaurant_id"], "organisation_id": row["organisation_id"]}
+    steps += [
+        sql.Fetch("sub_steps", "results_of_run", {"run_id": run_id}, _STEP_COLUMNS),
+        sql.Fetch("sub_steps", "restaurant_of_run", owner, _RESTAURANT_COLUMNS),
+    ]
+    answers = yield steps
+    started, results_rows, restaurant = answers[0], answers[-2], answers[-1]
+    if started != 1:
         # Moved meanwhile (cancelled, or re-queued): the pipeline also logged an event, so undo all.
         raise Conflict("the sub-step changed while its attempt began")
     if not restaurant:
@@ -245,6 +254,18 @@ async def _begin_after_looking(
         results={str(r["step_key"]): r["result"] for r in results_rows},
         restaurant=restaurant[0],
     )
+
+
+async def start_attempt_in(
+    db: Database, *, job: ClaimedJob, run_id: UUID, step_id: UUID, actor: str, now: datetime
+) -> Attempt | NotStarted:
+    """``start_attempt`` in a write transaction of its own; on SQLite in one hand-over to the
+    writer's thread (``Database.write_on_thread``)."""
+    if db.is_sqlite:
+        plan = _begin_plan(job=job, run_id=run_id, step_id=step_id, actor=actor, now=now)
+        return await db.write_on_thread(lambda connection: sql.carry_out_on_thread(connection, plan))
+    async with db.write() as conn:
+        return await start_attempt(conn, job=job, run_id=run_id, step_id=step_id, actor=actor, now=now)
 
 
 # -- the end of an attempt -----------------------------------------------------------------------
@@ -344,6 +365,131 @@ async def end_attempt(
     return Ended.of(change.outcome, handed)
 
 
+async def end_attempt_in(
+    db: Database,
+    attempt: Attempt,
+    *,
+    job: ClaimedJob,
+    call: Call,
+    result: Mapping[str, Any] | None,
+    error: BaseException | None,
+    config: Mapping[str, Any],
+    worker_id: str,
+    now: datetime,
+    rng: random.Random,
+    hand_over_terms: HandOverTerms | None = None,
+    successor: UUID | None = None,
+) -> Ended:
+    """``end_attempt`` in a write transaction of its own. On SQLite the usual end (anything but a
+    skip, the run's end or its first turn) runs in one hand-over to the writer's thread
+    (``Database.write_on_thread``), so the database is locked only while its statements run."""
+    if db.is_sqlite:
+        plan = _end_plan_sqlite(
+            attempt,
+            job=job,
+            call=call,
+            result=result,
+            error=error,
+            config=config,
+            worker_id=worker_id,
+            now=now,
+            rng=rng,
+            hand_over_terms=hand_over_terms,
+            successor=successor,
+        )
+        done = await db.write_on_thread(lambda connection: sql.carry_out_on_thread(connection, plan))
+        if done is not None:
+            ended, queues = done
+            db.publish_wakeups(queues)
+            return ended
+    async with db.write() as conn:
+        return await end_attempt(
+            conn,
+            attempt,
+            job=job,
+            call=call,
+            result=result,
+            error=error,
+            config=config,
+            worker_id=worker_id,
+            now=now,
+            rng=rng,
+            hand_over_terms=hand_over_terms,
+            successor=successor,
+        )
+
+
+def _end_plan_sqlite(
+    attempt: Attempt,
+    *,
+    job: ClaimedJob,
+    call: Call,
+    result: Mapping[str, Any] | None,
+    error: BaseException | None,
+    config: Mapping[str, Any],
+    worker_id: str,
+    now: datetime,
+    rng: random.Random,
+    hand_over_terms: HandOverTerms | None,
+    successor: UUID | None,
+) -> sql.Plan[tuple[Ended, set[str]] | None]:
+    """``end_attempt`` on SQLite as a plan, for the usual end; ``None``, having written nothing,
+    when the run takes a rarer turn, which ``end_attempt`` (with ``schedule_ready``) then takes.
+    Returns the end and the queues to wake once it is committed."""
+    params = {"run_id": attempt.run_id}
+    found = yield [
+        sql.Fetch("sub_steps", "lock_run_sqlite", params, _RUN_COLUMNS),
+        sql.Fetch("sub_steps", "sub_steps_of_run", params, _STEP_COLUMNS),
+    ]
+    runs, sub_steps = found
+    if not runs:
+        raise NotFound("registration job")
+    run = {"id": attempt.run_id, **runs[0], "status": runs[0]["run_status"]}
+    step = next(s for s in sub_steps if str(s["step_key"]) == attempt.key)
+    if step["status"] != StepStatus.IN_PROGRESS.value or step["job_id"] != job.id:
+        yield sql.Write("sub_steps", "insert_call", _call_row(attempt, call, now))
+        return Ended(outcome={"outcome": "discarded", "sub_step": step["status"]}), set()
+    change = _change(attempt, run, step, result=result, error=error, now=now, rng=rng)
+    step.update(status=change.target.value, job_id=change.values["next_job_id"])
+    ready = _ready_jobs(run, sub_steps, config=config, now=now)
+    if ready is None:
+        return None
+    record = _Record(
+        attempt=attempt,
+        run=run,
+        change=change,
+        call=call,
+        phase=_phase_after(run, sub_steps),
+        jobs=[*([change.retry_job] if change.retry_job else []), *(job for job, _step in ready)],
+        pointers=[(step_id, job["id"]) for job, step_id in ready],
+        complete=change.outcome["outcome"] != "failed",
+        job=job,
+        actor=f"worker:{worker_id}",
+        worker_id=worker_id,
+        now=now,
+    )
+    steps, ended_at = _record_steps_sqlite(record)
+    answers = yield steps
+    if answers[ended_at] != 1:
+        raise Conflict("the sub-step changed while its attempt was recorded")
+    handed: list[tuple[ClaimedJob, Attempt | None]] = []
+    if record.complete and hand_over_terms is not None:
+        terms = hand_over_params(
+            queue=job.queue,
+            ended_job_id=job.id,
+            worker_id=worker_id,
+            terms=hand_over_terms,
+            now=now,
+            successor=successor,
+        )
+        for claimed in (yield from hand_over_plan_sqlite(terms)):
+            begun = None
+            if claimed.job_type == SUB_STEP_JOB:
+                begun = yield from _begin_handed_plan(claimed, actor=record.actor, now=now)
+            handed.append((claimed, begun))
+    return Ended.of(change.outcome, handed), {str(queued["queue"]) for queued in record.jobs}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ended:
     """How an attempt ended (the queue job's result); the job its slot was handed to, to run in it,
@@ -401,11 +547,13 @@ async def _begin_handed_sqlite(
     """On SQLite, begin the attempt of the sub-step job a hand-over just claimed, in the same
     transaction (the database is locked, so nothing moves in between); ``None`` when it does not
     begin the usual way, and its handler then finds out why."""
+    return await sql.carry_out(conn, _begin_handed_plan(job, actor=actor, now=now))
+
+
+def _begin_handed_plan(job: ClaimedJob, *, actor: str, now: datetime) -> sql.Plan[Attempt | None]:
     run_id, step_id = step_ids_of(job.input_payload)
     try:
-        begun = await _begin_after_looking(
-            conn, job=job, run_id=run_id, step_id=step_id, actor=actor, now=now
-        )
+        begun = yield from _begin_plan(job=job, run_id=run_id, step_id=step_id, actor=actor, now=now)
     except NotFound:  # raised before anything is written
         return None
     return begun if isinstance(begun, Attempt) else None
@@ -623,53 +771,51 @@ async def _check_recorded(conn: AsyncConnection, recorded: Any) -> None:
 async def _send_record_sqlite(conn: AsyncConnection, record: _Record) -> Any:
     """Send what ``end_attempt`` writes on SQLite inside the caller's ``pipelined`` block; returns
     the sub-step's update, whose row count the caller checks after the block."""
+    steps, ended_at = _record_steps_sqlite(record)
+    sent = [await sql.send(conn, step.module, step.name, step.params) for step in steps]
+    return sent[ended_at]
+
+
+def _record_steps_sqlite(record: _Record) -> tuple[list[sql.Fetch | sql.Write], int]:
+    """The statements that record an attempt on SQLite, and the position of the sub-step's update
+    (its row count must be 1: the sub-step was still in progress under this job)."""
     change, attempt, now = record.change, record.attempt, record.now
-    await sql.send(conn, "sub_steps", "insert_call", _call_row(attempt, record.call, now))
+    steps: list[sql.Fetch | sql.Write] = [
+        sql.Write("sub_steps", "insert_call", _call_row(attempt, record.call, now))
+    ]
     if change.retry_job is not None:
-        await _send_job(conn, change.retry_job)
-    ended = await sql.send(
-        conn,
-        "sub_steps",
-        "end_sub_step",
-        {
-            **change.values,
-            "status": change.target.value,
-            "step_id": attempt.step_id,
-            "job_id": record.job.id,
-            "now": now,
-        },
-    )
-    await sql.send(conn, "sub_steps", "insert_event", record.event())
+        steps.append(_job_insert(change.retry_job))
+    ended_at = len(steps)
+    values = {**change.values, "status": change.target.value, "step_id": attempt.step_id}
+    steps += [
+        sql.Write("sub_steps", "end_sub_step", {**values, "job_id": record.job.id, "now": now}),
+        sql.Write("sub_steps", "insert_event", record.event()),
+    ]
     ids = record.pumpd_ids
     if change.target is StepStatus.COMPLETED:
         params = {**ids, "current_phase": record.phase, "now": now, "run_id": attempt.run_id}
-        await sql.send(conn, "sub_steps", "keep_ids_sqlite", params)
+        steps.append(sql.Write("sub_steps", "keep_ids_sqlite", params))
     elif record.phase != record.run["current_phase"]:
         params = {"current_phase": record.phase, "now": now, "run_id": attempt.run_id}
-        await sql.send(conn, "sub_steps", "set_current_phase", params)
+        steps.append(sql.Write("sub_steps", "set_current_phase", params))
     if any(ids.values()):
-        params = {
-            **ids,
-            "now": now,
-            "restaurant_id": attempt.restaurant_id,
-            "organisation_id": attempt.organisation_id,
-        }
-        await sql.send(conn, "sub_steps", "restaurant_pumpd_ids", params)
+        owner = {"restaurant_id": attempt.restaurant_id, "organisation_id": attempt.organisation_id}
+        steps.append(sql.Write("sub_steps", "restaurant_pumpd_ids", {**ids, "now": now, **owner}))
     for step_id, job_id in record.pointers:
-        await _send_job(conn, next(j for j in record.jobs if j["id"] == job_id))
+        steps.append(_job_insert(next(j for j in record.jobs if j["id"] == job_id)))
         params = {"job_id": job_id, "now": now, "step_id": step_id}
-        await sql.send(conn, "sub_steps", "point_sub_step_at_job", params)
+        steps.append(sql.Write("sub_steps", "point_sub_step_at_job", params))
     if record.complete:
-        await complete_within(
-            conn,
+        steps += completion_writes(
             job_id=record.job.id,
             attempt=record.job.attempts,
             result=change.outcome,
             duration_ms=record.call.duration_ms,
             worker_id=record.worker_id,
             now=now,
+            dialect="sqlite",
         )
-    return ended
+    return steps, ended_at
 
 
 def _event(
@@ -728,8 +874,8 @@ def _sub_step_spec(
     )
 
 
-async def _send_job(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
-    """Send the insert of one job row built by ``queue.job_row`` (SQLite; PostgreSQL inserts them in
-    its one statement)."""
+def _job_insert(row: Mapping[str, Any]) -> sql.Write:
+    """The insert of one job row built by ``queue.job_row`` (SQLite; PostgreSQL inserts them in its
+    one statement)."""
     params = {**row, "input_payload": Json(row["input_payload"]), "metadata": Json(row["metadata"])}
-    await sql.send(conn, "sub_steps", "insert_job", params)
+    return sql.Write("sub_steps", "insert_job", params)

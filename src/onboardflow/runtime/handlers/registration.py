@@ -108,21 +108,20 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
 
     # The call is over: a job waiting for this job's Pumpd slot starts now, while this one records.
     successor = await ctx.free_slot()
-    async with deps.db.write() as conn:
-        ended = await attempts.end_attempt(
-            conn,
-            begun,
-            job=ctx.job,
-            call=call,
-            result=kept,
-            error=error,
-            config=config,
-            worker_id=ctx.worker_id,
-            now=utcnow(),
-            rng=_rng,
-            hand_over_terms=ctx.hand_over,
-            successor=successor,
-        )
+    ended = await attempts.end_attempt_in(
+        deps.db,
+        begun,
+        job=ctx.job,
+        call=call,
+        result=kept,
+        error=error,
+        config=config,
+        worker_id=ctx.worker_id,
+        now=utcnow(),
+        rng=_rng,
+        hand_over_terms=ctx.hand_over,
+        successor=successor,
+    )
     outcome = ended.outcome
     if outcome["outcome"] in ("completed", "retrying"):
         ctx.completed_by_handler(
@@ -143,12 +142,13 @@ async def _begin(
     prepared = ctx.prepared
     if isinstance(prepared, attempts.Attempt) and prepared.step_id == step_id:
         return prepared
-    async with ctx.deps.db.write() as conn:
-        begun = await attempts.start_attempt(
-            conn, job=ctx.job, run_id=run_id, step_id=step_id, actor=actor, now=utcnow()
-        )
-        if isinstance(begun, attempts.NotStarted) and begun.reason == "reopen":
-            # The failed job itself was retried (e.g. from the queue dashboard): retry the run from here.
+    db = ctx.deps.db
+    begun = await attempts.start_attempt_in(
+        db, job=ctx.job, run_id=run_id, step_id=step_id, actor=actor, now=utcnow()
+    )
+    if isinstance(begun, attempts.NotStarted) and begun.reason == "reopen":
+        # The failed job itself was retried (e.g. from the queue dashboard): retry the run from here.
+        async with db.write() as conn:
             run = await store.lock_run(conn, ctx.job.organisation_id, run_id)
             await store.reopen_run(conn, run, actor=actor)
             await store.update_step_values(conn, step_id, {"job_id": ctx.job.id})

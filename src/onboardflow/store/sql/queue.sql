@@ -83,6 +83,15 @@ WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
 ORDER BY priority DESC, run_at, id
 LIMIT :limit;
 
+-- name: claim_picked_sqlite
+-- Claim the jobs :ids (a JSON array of ids) for worker :worker (inside BEGIN IMMEDIATE), returning them.
+UPDATE jobs
+SET status = 'in_progress', attempts = attempts + 1, lease_owner = :worker,
+    lease_expires_at = :lease_until, started_at = :now, updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids))
+RETURNING id, job_type, queue, priority, input_payload, attempts, max_retries, timeout_seconds,
+          organisation_id, restaurant_id, parent_job_id, metadata, run_at, takes_slot_of;
+
 -- name: queue_capacity_sqlite
 -- A queue's limit and pause, with its jobs that hold a slot (``holds_a_slot``): all, and :worker's.
 SELECT q.concurrency_limit, q.paused,
@@ -265,10 +274,10 @@ WITH ended AS (
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
 )
 
--- name: hand_over_picks_sqlite
--- Fragment: a query of the jobs ``hand_over_claim_postgresql``'s rule claims (``id``, ``status`` and
--- ``takes_slot_of``), for the two SQLite statements below (the same picks: nothing else writes in
--- between under SQLite's lock).
+-- name: hand_over_pick_sqlite
+-- The jobs ``hand_over_claim_postgresql``'s rule claims on SQLite (``id``, ``status`` and
+-- ``takes_slot_of``), for ``claim_handed_sqlite`` and ``log_claims_sqlite`` to claim next in the same
+-- transaction (nothing else writes in between under SQLite's lock).
 {{queue.hand_over_plan}}, picked AS (
     SELECT id, status, priority, run_at FROM jobs
     WHERE status IN ('pending', 'queued') AND run_at <= :now AND queue = :queue
@@ -281,22 +290,17 @@ SELECT ranked.id, ranked.status,
        CASE WHEN ranked.rank = 1 AND plan.run_n = 1 THEN NULL
             ELSE COALESCE((SELECT id FROM successor), (SELECT id FROM ranked WHERE rank = 1)) END
            AS takes_slot_of
-FROM ranked, plan
+FROM ranked, plan;
 
--- name: hand_over_log_sqlite
--- Log the claims ``hand_over_claim_sqlite`` makes next in this transaction.
-INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
-SELECT organisation_id, 'job', id, status, 'in_progress', :worker, :now FROM jobs
-WHERE id IN (SELECT id FROM ({{queue.hand_over_picks_sqlite}}));
-
--- name: hand_over_claim_sqlite
--- Claim the jobs ``hand_over_picks_sqlite`` names for worker :worker, returning them.
+-- name: claim_handed_sqlite
+-- Claim for worker :worker the jobs of :picks (a JSON array of ``{id, takes_slot_of}``, as
+-- ``hand_over_pick_sqlite`` picked them), returning them.
 UPDATE jobs
 SET status = 'in_progress', attempts = attempts + 1, lease_owner = :worker,
     lease_expires_at = :lease_until, started_at = :now, updated_at = :now,
-    takes_slot_of = picks.takes_slot_of
-FROM ({{queue.hand_over_picks_sqlite}}) AS picks
-WHERE jobs.id = picks.id
+    takes_slot_of = p.value ->> 'takes_slot_of'
+FROM json_each(:picks) AS p
+WHERE jobs.id = p.value ->> 'id'
 RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
           jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
           jobs.parent_job_id, jobs.metadata, jobs.run_at, jobs.takes_slot_of;

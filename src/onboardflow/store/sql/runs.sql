@@ -1,0 +1,29 @@
+-- name: owner_of_restaurant
+-- The organisation of restaurant :restaurant_id (found by primary key alone; see
+-- ``sub_steps.begin_attempt_postgresql``).
+SELECT organisation_id FROM restaurants WHERE id = :restaurant_id;
+
+-- name: active_single_run
+-- The id of the active single-restaurant run of restaurant :restaurant_id, if there is one (the
+-- statuses of ``domain.statuses.ACTIVE_REGISTRATION``, as the unique index that allows one has them).
+SELECT id FROM registration_jobs
+WHERE restaurant_id = :restaurant_id AND organisation_id = :organisation_id AND batch_job_id IS NULL
+  AND status IN ('pending', 'in_progress', 'action_required');
+
+-- name: insert_run
+-- One new registration job.
+INSERT INTO registration_jobs (id, organisation_id, batch_job_id, restaurant_id, status, current_step,
+    current_phase, execution_config, execution_results, created_by, metadata, started_at, created_at,
+    updated_at)
+VALUES (:id, :organisation_id, :batch_job_id, :restaurant_id, :status, :current_step, :current_phase,
+    :execution_config, :execution_results, :created_by, :metadata, :started_at, :created_at,
+    :updated_at);
+
+-- name: insert_step
+-- One step or sub-step row of a new registration job.
+INSERT INTO registration_job_steps (id, organisation_id, registration_job_id, parent_step_id, step_key,
+    step_number, phase, label, step_type, status, attempts, max_retries, input, job_id, skip_reason,
+    started_at, completed_at, created_at, updated_at)
+VALUES (:id, :organisation_id, :registration_job_id, :parent_step_id, :step_key, :step_number, :phase,
+    :label, :step_type, :status, :attempts, :max_retries, :input, :job_id, :skip_reason, :started_at,
+    :completed_at, :created_at, :updated_at);
