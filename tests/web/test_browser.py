@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.conftest import LiveServer
+from tests.web.conftest import LiveServer, shoot
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 Page = playwright_api.Page
@@ -24,18 +24,12 @@ expect = playwright_api.expect
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
 VIEWPORT = {"width": 1280, "height": 860}
 LEADS_CSV = "name,address,city,phone,cuisine,marketplace_url\n" + "".join(
     f"Lead Kitchen {i:02d},{i} Queen Street,Auckland,09 555 01{i:02d},Thai,"
     f"https://marketplace.example/lead-kitchen-{i:02d}\n"
     for i in range(1, 21)
 )
-
-
-def shoot(page: Page, name: str, *, full_page: bool = True) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 @pytest.fixture(scope="module")
