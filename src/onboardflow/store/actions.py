@@ -130,7 +130,7 @@ async def list_waiting_steps(
         )
     )
     if batch_id is not None:
-        query = query.where(runs.c.batch_job_id == batch_id)
+        query = query.where(_of_batch(conn, batch_id))
     if step_key is not None:
         query = query.where(steps.c.step_key == step_key)
     if restaurant_id is not None:
@@ -153,10 +153,21 @@ async def waiting_step_ids(
         )
     )
     if batch_id is not None:
-        query = query.where(runs.c.batch_job_id == batch_id)
+        query = query.where(_of_batch(conn, batch_id))
     if step_key is not None:
         query = query.where(steps.c.step_key == step_key)
     return [r.id for r in await conn.execute(query.order_by(steps.c.updated_at, steps.c.id))]
+
+
+def _of_batch(conn: AsyncConnection, batch_id: UUID) -> sa.ColumnElement[bool]:
+    """Steps of the runs of one batch. On PostgreSQL the runs' ids are read once, ahead of the steps
+    (an ``ARRAY`` subquery): joining the batch's runs instead, the planner of tables not analysed
+    yet expected one run and one waiting step, and scanned the whole batch again for every waiting
+    step (a thousand waiting steps took 150 ms instead of 10)."""
+    of_batch = sa.select(runs.c.id).where(runs.c.batch_job_id == batch_id)
+    if conn.dialect.name == "postgresql":
+        return steps.c.registration_job_id == sa.any_(sa.func.array(of_batch.scalar_subquery()))
+    return steps.c.registration_job_id.in_(of_batch)
 
 
 async def get_org_step(conn: AsyncConnection, organisation_id: UUID, step_id: UUID) -> dict[str, Any] | None:
