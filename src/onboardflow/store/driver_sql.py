@@ -32,8 +32,11 @@ from uuid import UUID
 import psycopg
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboardflow.errors import Conflict
 from onboardflow.store.sql import query
 from onboardflow.store.types import UTCDateTime
 
@@ -404,18 +407,22 @@ class _Sent:
 
 class _LoggedUpdate(_Sent):
     """An update and, if it changed exactly one row, the insert of its log entry (``update_logged``
-    on SQLite), in one call on the connection's thread."""
+    on SQLite), in one call on the connection's thread; ``strict``: ``Conflict`` when it changed
+    none (a ``Transition``)."""
 
-    __slots__ = ("log_sql",)
+    __slots__ = ("log_sql", "strict")
 
-    def __init__(self, sql: str, log_sql: str, params: Mapping[str, Any]) -> None:
+    def __init__(self, sql: str, log_sql: str, params: Mapping[str, Any], *, strict: bool = False) -> None:
         super().__init__(sql, params)
         self.log_sql = log_sql
+        self.strict = strict
 
     def run(self, connection: sqlite3.Connection) -> None:
         super().run(connection)
         if self._rowcount == 1:
             connection.execute(self.log_sql, self.params).close()
+        elif self.strict:
+            raise Conflict("the row changed meanwhile")
 
 
 def _run_all(connection: sqlite3.Connection, sent: Sequence[_Sent]) -> None:
@@ -511,7 +518,14 @@ async def send_select(
     conn: AsyncConnection, table: sa.Table, where: Mapping[str, Any], *, for_update: bool = False
 ) -> Selection:
     """``select_where`` sent without waiting inside ``pipelined``; ``selected`` gives its rows."""
-    dialect = conn.dialect
+    sql, params = _select(table, where, for_update, conn.dialect)
+    return Selection(table, await _run(conn, sql, params, defer=True))
+
+
+def _select(
+    table: sa.Table, where: Mapping[str, Any], for_update: bool, dialect: sa.Dialect
+) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of ``select_where``."""
     shape = _shape(where)
     key = ("select", table.name, shape, for_update, dialect.name)
     sql = _generated.get(key)
@@ -519,7 +533,7 @@ async def send_select(
         lock = " FOR UPDATE" if for_update and dialect.name == "postgresql" else ""
         sql = _generated[key] = f"SELECT * FROM {table.name} WHERE {_condition(table, shape, dialect)}{lock}"
     bound = {name: value for name, value in where.items() if value is not None}
-    return Selection(table, await _run(conn, sql, _bind(table, "w_", bound, dialect.name), defer=True))
+    return sql, _bind(table, "w_", bound, dialect.name)
 
 
 async def selected(conn: AsyncConnection, selection: Selection) -> list[dict[str, Any]]:
@@ -558,6 +572,10 @@ def columns_of(table: sa.Table) -> dict[str, Any]:
 # -- statement plans: logic written once, run on the event loop or on SQLite's connection thread --
 
 T = TypeVar("T")
+_DIALECTS: dict[str, sa.Dialect] = {
+    "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
+    "sqlite": sqlite_dialect.dialect(),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -579,59 +597,222 @@ class Write:
     params: Mapping[str, Any]
 
 
-Step = Fetch | Write | Sequence[Fetch | Write]
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """``select_where`` in a plan: its answer is the rows."""
+
+    table: sa.Table
+    where: Mapping[str, Any]
+    for_update: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """``update_where`` in a plan: its answer is the count of rows changed."""
+
+    table: sa.Table
+    values: Mapping[str, Any]
+    where: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """``update_logged`` of exactly one row in a plan, strict: when the row is no longer as ``where``
+    says (someone else moved it), the transaction fails with ``Conflict`` and keeps nothing, so a
+    plan may send it without waiting for its answer (``Hold``)."""
+
+    table: sa.Table
+    values: Mapping[str, Any]
+    where: Mapping[str, Any]
+    log: sa.Table
+    entry: Mapping[str, Any]
+
+
+Statement = Fetch | Write | Rows | Change | Transition
+
+NOTIFY_KEY = "onboardflow.notify_queues"
+"""Set of wake-ups (queue names, ``cancel:<id>``) a write transaction asks for once it commits."""
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """Wake the workers of ``queue`` once the plan's transaction commits (``queue.request_wakeup``)."""
+
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Writes a plan needs no answer for: they go out with its next statements (ahead of them, so
+    those see them) or, at its end, with the commit; one round trip for all of them."""
+
+    writes: Sequence[Write | Change | Transition]
+
+
+Step = Statement | Hold | Wake | Sequence[Statement]
 Plan = Generator[Step, Any, T]
-"""A generator that yields the statements it needs and gets back their answers (rows for a
-``Fetch``, a row count for a ``Write``, a list of those for a list, run together), then returns its
-result. ``carry_out`` runs it on a connection of the event loop; ``carry_out_on_thread`` runs it
-on SQLite's own connection thread, in one hand-over, for ``Database.write_on_thread``."""
+"""A generator that yields the statements it needs and gets back their answers (rows for ``Fetch``
+and ``Rows``, a row count for ``Write`` and ``Change``, ``True`` for ``Transition``; a list of
+those for a list, run together), then returns its result. ``carry_out`` runs it on a connection of
+the event loop, a round trip per step; ``carry_out_on_thread`` on SQLite's own connection thread, in
+one hand-over (``Database.write_on_thread``)."""
 
 
-async def carry_out(conn: AsyncConnection, plan: Plan[T]) -> T:
-    """Run ``plan`` on ``conn`` (a list of statements as one ``pipelined`` block)."""
+async def carry_out(conn: AsyncConnection, plan: Plan[T], *, then_commit: bool = False) -> T:
+    """Run ``plan`` on ``conn``, each step (a list as one ``pipelined`` block, with the writes held
+    so far ahead of it) a round trip; with ``then_commit``, the writes still held at its end go with
+    the commit."""
+    held: list[Statement] = []
     answer: Any = None
     while True:
         try:
             step = plan.send(answer)
         except StopIteration as done:
+            if held or then_commit:
+                async with pipelined(conn):
+                    for statement in held:
+                        await _send_statement(conn, statement)
+                    if then_commit:
+                        await commit(conn)
             return done.value  # type: ignore[no-any-return]
-        batch = [step] if isinstance(step, Fetch | Write) else list(step)
+        if isinstance(step, Hold):
+            held.extend(step.writes)
+            answer = None
+            continue
+        if isinstance(step, Wake):
+            conn.info.setdefault(NOTIFY_KEY, set()).add(step.queue)
+            answer = None
+            continue
+        batch = _statements_of(step)
         async with pipelined(conn):
-            sent = [await send(conn, s.module, s.name, s.params) for s in batch]
+            for statement in held:
+                await _send_statement(conn, statement)
+            sent = [await _send_statement(conn, statement) for statement in batch]
+        held = []
         answers = [
-            await rows_of(conn, cursor, columns=s.columns) if isinstance(s, Fetch) else int(cursor.rowcount)
-            for s, cursor in zip(batch, sent, strict=True)
+            await _answer(conn, statement, cursor) for statement, cursor in zip(batch, sent, strict=True)
         ]
-        answer = answers[0] if isinstance(step, Fetch | Write) else answers
+        answer = answers if isinstance(step, Sequence) else answers[0]
 
 
-def carry_out_on_thread(connection: sqlite3.Connection, plan: Plan[T]) -> T:
-    """Run ``plan`` on SQLite's ``connection``, from that connection's own thread."""
+def carry_out_on_thread(connection: sqlite3.Connection, plan: Plan[T], wakes: set[str] | None = None) -> T:
+    """Run ``plan`` on SQLite's ``connection``, from that connection's own thread; the queues it
+    asks to wake are added to ``wakes`` (to be woken once the transaction commits)."""
     answer: Any = None
     while True:
         try:
             step = plan.send(answer)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
-        batch = [step] if isinstance(step, Fetch | Write) else list(step)
-        answers = [_run_on_thread(connection, s) for s in batch]
-        answer = answers[0] if isinstance(step, Fetch | Write) else answers
+        if isinstance(step, Wake):
+            if wakes is not None:
+                wakes.add(step.queue)
+            answer = None
+            continue
+        if isinstance(step, Hold):
+            for statement in step.writes:
+                _run_on_thread(connection, statement)
+            answer = None
+            continue
+        answers = [_run_on_thread(connection, statement) for statement in _statements_of(step)]
+        answer = answers if isinstance(step, Sequence) else answers[0]
 
 
-def _run_on_thread(connection: sqlite3.Connection, step: Fetch | Write) -> Any:
-    sql = _statement(step.module, step.name, "sqlite")
-    values = {key: _encode_sqlite(value) for key, value in step.params.items()}
+def _statements_of(step: Statement | Sequence[Statement]) -> list[Statement]:
+    return list(step) if isinstance(step, Sequence) else [step]
+
+
+async def _send_statement(conn: AsyncConnection, statement: Statement) -> Any:
+    """Send one statement of a plan inside ``pipelined``; its cursor (on SQLite a ``_Sent``)."""
+    dialect = conn.dialect
+    if isinstance(statement, Fetch | Write):
+        return await send(conn, statement.module, statement.name, statement.params)
+    if isinstance(statement, Rows):
+        return (
+            await send_select(conn, statement.table, statement.where, for_update=statement.for_update)
+        ).cursor
+    if isinstance(statement, Change):
+        sql, params = _update(statement.table, statement.values, statement.where, dialect)
+        return await _run(conn, sql, params, defer=True)
+    sql, params, log_sql = _transition(statement, dialect)
+    if dialect.name == "postgresql":
+        return await _run(conn, sql, params, defer=True)
+    logged = _LoggedUpdate(sql, log_sql, params, strict=True)
+    batch = conn.info.get(_BATCH_KEY)
+    if batch is not None:
+        batch.append(logged)
+    else:
+        await _flush(conn, then=logged)
+    return logged
+
+
+async def _answer(conn: AsyncConnection, statement: Statement, cursor: Any) -> Any:
+    if isinstance(statement, Fetch):
+        return await rows_of(conn, cursor, columns=statement.columns)
+    if isinstance(statement, Rows):
+        return await rows_of(conn, cursor, columns=columns_of(statement.table))
+    if isinstance(statement, Transition):
+        return True
+    return int(cursor.rowcount)
+
+
+def _run_on_thread(connection: sqlite3.Connection, statement: Statement) -> Any:
+    dialect = _DIALECTS["sqlite"]
+    columns: Mapping[str, Any] | None = None
+    if isinstance(statement, Fetch | Write):
+        sql = _statement(statement.module, statement.name, "sqlite")
+        values = {key: _encode_sqlite(value) for key, value in statement.params.items()}
+        columns = statement.columns if isinstance(statement, Fetch) else None
+    elif isinstance(statement, Rows):
+        sql, values = _select(statement.table, statement.where, statement.for_update, dialect)
+        columns = columns_of(statement.table)
+    elif isinstance(statement, Change):
+        sql, values = _update(statement.table, statement.values, statement.where, dialect)
+    else:
+        sql, values, log_sql = _transition(statement, dialect)
+        logged = _LoggedUpdate(sql, log_sql, values, strict=True)
+        try:
+            logged.run(connection)
+        except sqlite3.Error as exc:
+            _raise_as_sqlalchemy(exc, sql, values)
+            raise
+        return True
     try:
         cursor = connection.execute(sql, values)
     except sqlite3.Error as exc:
         _raise_as_sqlalchemy(exc, sql, values)
         raise
     try:
-        if isinstance(step, Write):
+        if isinstance(statement, Write | Change):
             return cursor.rowcount
-        return _decoded(cursor.description, cursor.fetchall(), step.columns, "sqlite")
+        return _decoded(cursor.description, cursor.fetchall(), columns, "sqlite")
     finally:
         cursor.close()
+
+
+def _transition(statement: Transition, dialect: sa.Dialect) -> tuple[str, dict[str, Any], str]:
+    """The SQL of a strict ``Transition``: on PostgreSQL one statement, whose log entry names no
+    entity (a NOT NULL violation, so ``Conflict``) when the update moved nothing; on SQLite the
+    update and the insert of its entry, ``_LoggedUpdate(strict=True)`` checking between them."""
+    update, params = _update(statement.table, statement.values, statement.where, dialect)
+    params.update(_bind(statement.log, "e_", statement.entry, dialect.name))
+    names = tuple(statement.entry)
+    if dialect.name != "postgresql":
+        return update, params, _insert_sql(statement.log, names, None, dialect)
+    key = ("strict", update, statement.log.name, names)
+    sql = _generated.get(key)
+    if sql is None:
+        values = ", ".join(
+            f"CASE WHEN moved.n = 1 THEN {_placeholder(statement.log, n, 'e_' + n, dialect)} END"
+            if n == "entity_id"
+            else _placeholder(statement.log, n, "e_" + n, dialect)
+            for n in names
+        )
+        sql = _generated[key] = (
+            f"WITH changed AS ({update} RETURNING 1), moved AS (SELECT count(*) AS n FROM changed) "
+            f"INSERT INTO {statement.log.name} ({', '.join(names)}) SELECT {values} FROM moved"
+        )
+    return sql, params, ""
 
 
 async def in_transaction_on_thread(conn: AsyncConnection, work: Callable[[sqlite3.Connection], T]) -> T:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from onboardflow.errors import Conflict, InvalidInput, StoreUnavailable
 from onboardflow.store.driver_sql import (
+    NOTIFY_KEY,
     Plan,
     carry_out,
     carry_out_on_thread,
@@ -33,8 +34,6 @@ from onboardflow.store.writer_lock import WriterLock
 Dialect = Literal["sqlite", "postgresql"]
 T = TypeVar("T")
 
-# Set of wake-ups (queue names, ``cancel:<id>``) a write transaction asks for once it commits.
-NOTIFY_KEY = "onboardflow.notify_queues"
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -166,11 +165,15 @@ class Database:
 
     async def write_plan(self, plan: Plan[T]) -> T:
         """Run a ``driver_sql`` plan in a write transaction of its own: on SQLite in one hand-over to
-        the writer's thread (``write_on_thread``), on PostgreSQL a round trip per step it takes."""
+        the writer's thread (``write_on_thread``), on PostgreSQL a round trip per step it takes, the
+        writes it holds to the end going with the commit."""
         if self.is_sqlite:
-            return await self.write_on_thread(lambda connection: carry_out_on_thread(connection, plan))
+            wakes: set[str] = set()
+            done = await self.write_on_thread(lambda connection: carry_out_on_thread(connection, plan, wakes))
+            self.publish_wakeups(wakes)
+            return done
         async with self.write() as conn:
-            return await carry_out(conn, plan)
+            return await carry_out(conn, plan, then_commit=True)
 
     def publish_wakeups(self, names: set[str]) -> None:
         """Wake the workers of these queues (a committed transaction's ``request_wakeup``s)."""

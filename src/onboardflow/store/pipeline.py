@@ -9,6 +9,7 @@ answer, and the registration job is ``action_required`` while it waits. Callers 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -27,14 +28,14 @@ from onboardflow.domain.statuses import (
     RegistrationStatus,
     StepStatus,
 )
-from onboardflow.store import accounts, driver_sql
+from onboardflow.errors import NotFound
+from onboardflow.store import driver_sql
 from onboardflow.store import registrations as runs_store
-from onboardflow.store.actions import list_candidates
 from onboardflow.store.batches import get_batch, on_run_finished, reopen_batch
-from onboardflow.store.queue import enqueue, enqueue_many
-from onboardflow.store.restaurants import get_restaurant
+from onboardflow.store.queue import enqueue_many, job_row
 from onboardflow.store.secrets import SecretBox
-from onboardflow.store.tables import company_candidates
+from onboardflow.store.tables import company_candidates, organisations
+from onboardflow.store.tables import registration_batch_jobs as batch_table
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as run_table
 from onboardflow.store.tables import restaurants as restaurant_table
@@ -120,9 +121,29 @@ async def enqueue_step(
     conn: AsyncConnection, run: Mapping[str, Any], step: Mapping[str, Any], *, run_at: datetime | None = None
 ) -> UUID:
     """Queue one attempt of an automatic step and point the step at the queue job."""
-    queued = await enqueue(conn, _step_job(run, step, run_at))
-    await runs_store.update_step_values(conn, step["id"], {"job_id": queued.id})
-    return queued.id
+    return await driver_sql.carry_out(conn, enqueue_step_plan(run, step, run_at=run_at))
+
+
+def enqueue_step_plan(
+    run: Mapping[str, Any], step: Mapping[str, Any], *, run_at: datetime | None = None
+) -> driver_sql.Plan[UUID]:
+    """``enqueue_step`` in a plan: the job's insert and the step's pointer are held. Its unique key
+    names the step's attempt and the caller holds the run's lock, so a duplicate fails the
+    transaction (``Conflict``) rather than being ignored."""
+    row = job_row(_step_job(run, step, run_at), utcnow())
+    params = {
+        **row,
+        "input_payload": driver_sql.Json(row["input_payload"]),
+        "metadata": driver_sql.Json(row["metadata"]),
+    }
+    yield driver_sql.Hold(
+        [
+            driver_sql.Write("sub_steps", "insert_job", params),
+            runs_store.step_values(step["id"], {"job_id": row["id"]}),
+        ]
+    )
+    yield driver_sql.Wake(row["queue"])
+    return UUID(str(row["id"]))
 
 
 async def enqueue_steps(
@@ -149,20 +170,31 @@ async def first_steps(conn: AsyncConnection, run_ids: Sequence[UUID], key: str) 
     return {r["registration_job_id"]: dict(r) for r in rows.mappings()}
 
 
-async def _mark_running(conn: AsyncConnection, run: Mapping[str, Any], *, actor: str) -> None:
+def _mark_running(run: dict[str, Any], *, actor: str) -> driver_sql.Plan[None]:
+    """The run is in progress (held), if it waited or had not started."""
     if run["status"] in (RegistrationStatus.ACTION_REQUIRED.value, RegistrationStatus.PENDING.value):
         values: dict[str, Any] = {}
         if run.get("started_at") is None:
             values["started_at"] = utcnow()
-        await runs_store.set_run(conn, run, RegistrationStatus.IN_PROGRESS, actor=actor, values=values)
+        yield driver_sql.Hold(
+            [runs_store.run_transition(run, RegistrationStatus.IN_PROGRESS, actor=actor, values=values)]
+        )
+        run.update(status=RegistrationStatus.IN_PROGRESS.value, **values)
 
 
 async def queue_automatic(
     conn: AsyncConnection, run: Mapping[str, Any], step: Mapping[str, Any], *, actor: str
 ) -> None:
     """Queue an automatic step (it stays ``pending`` until its job starts); the run is in progress."""
-    await enqueue_step(conn, run, step)
-    await _mark_running(conn, run, actor=actor)
+    await driver_sql.carry_out(conn, queue_automatic_plan(dict(run), step, actor=actor))
+
+
+def queue_automatic_plan(
+    run: dict[str, Any], step: Mapping[str, Any], *, actor: str
+) -> driver_sql.Plan[None]:
+    """``queue_automatic`` in a plan (its writes held); ``run`` is kept up to date."""
+    yield from enqueue_step_plan(run, step)
+    yield from _mark_running(run, actor=actor)
 
 
 async def wait_for_answer(
@@ -175,24 +207,34 @@ async def wait_for_answer(
 ) -> None:
     """Make the step wait for a person with ``needs`` (prefilled form, candidates) and its answer's
     schema; the run is ``action_required`` while it waits."""
+    await driver_sql.carry_out(conn, wait_for_answer_plan(dict(run), step, needs=needs, actor=actor))
+
+
+def wait_for_answer_plan(
+    run: dict[str, Any], step: Mapping[str, Any], *, needs: Mapping[str, Any], actor: str
+) -> driver_sql.Plan[None]:
+    """``wait_for_answer`` in a plan (its writes held); ``run`` is kept up to date."""
     now = utcnow()
-    await runs_store.set_step(
-        conn,
-        step,
-        StepStatus.ACTION_REQUIRED,
-        actor=actor,
-        values={
-            "input": {**dict(needs), "generation": _generation(step)},
-            "answer_schema": answer_schema(step["step_key"]),
-            "answer": None,
-            "answered_by": None,
-            "answered_at": None,
-            "job_id": None,
-            "started_at": step.get("started_at") or now,
-        },
-    )
+    moves = [
+        runs_store.step_transition(
+            step,
+            StepStatus.ACTION_REQUIRED,
+            actor=actor,
+            values={
+                "input": {**dict(needs), "generation": _generation(step)},
+                "answer_schema": answer_schema(step["step_key"]),
+                "answer": None,
+                "answered_by": None,
+                "answered_at": None,
+                "job_id": None,
+                "started_at": step.get("started_at") or now,
+            },
+        )
+    ]
     if run["status"] != RegistrationStatus.ACTION_REQUIRED.value:
-        await runs_store.set_run(conn, run, RegistrationStatus.ACTION_REQUIRED, actor=actor)
+        moves.append(runs_store.run_transition(run, RegistrationStatus.ACTION_REQUIRED, actor=actor))
+        run["status"] = RegistrationStatus.ACTION_REQUIRED.value
+    yield driver_sql.Hold(moves)
 
 
 async def batch_settings_of(conn: AsyncConnection, run: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,6 +243,19 @@ async def batch_settings_of(conn: AsyncConnection, run: Mapping[str, Any]) -> di
         return {}
     batch = await get_batch(conn, None, run["batch_job_id"])
     return dict(batch["settings"] or {})
+
+
+@dataclass(slots=True, kw_only=True)
+class Known:
+    """What the transaction that opens a step already read, so that ``open_step_plan`` does not
+    read it again: the run's restaurant as it is now, its batch's settings, its current candidates,
+    the organisation's settings (sealed) and the run's steps by key."""
+
+    restaurant: Restaurant | None = None
+    batch_settings: Mapping[str, Any] | None = None
+    candidates: list[dict[str, Any]] | None = None
+    organisation_settings: Mapping[str, Any] | None = None
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 async def open_step(
@@ -223,71 +278,112 @@ async def open_step(
     if key is None:
         return
     run = dict(locked) if locked is not None else await runs_store.lock_run(conn, None, run_id)
-    if run["status"] not in ACTIVE_REGISTRATION:
+    known = Known(restaurant=restaurant, steps={key: dict(step_row)} if step_row is not None else {})
+    await driver_sql.carry_out(conn, open_step_plan(run, key, actor=actor, secrets=secrets, known=known))
+
+
+def open_step_plan(
+    run: dict[str, Any], key: str | None, *, actor: str, secrets: SecretBox, known: Known | None = None
+) -> driver_sql.Plan[None]:
+    """``open_step`` in a plan: it reads what ``known`` does not hold, and holds its writes; ``run``
+    (locked by the caller) is kept up to date."""
+    if key is None or run["status"] not in ACTIVE_REGISTRATION:
         return
-    step = dict(step_row) if step_row is not None else await step_of(conn, run_id, key)
+    known = known or Known()
+    run_id = run["id"]
+    step = known.steps.get(key)
+    if step is None:
+        step = (yield driver_sql.Rows(steps, runs_store.step_key_of(run_id, key)))[0]
     if run.get("current_step") != key:
-        await runs_store.update_run_values(conn, run_id, {"current_step": key})
+        yield driver_sql.Hold([runs_store.run_values(run_id, {"current_step": key})])
         run["current_step"] = key
     now = utcnow()
-
-    async def restaurant_of_run() -> Restaurant:
-        if restaurant is not None:
-            return restaurant
-        return await get_restaurant(conn, run["organisation_id"], run["restaurant_id"])
-
     if key == "company_search":
-        terms = prefill_search_terms((await restaurant_of_run()).to_dict())
-        await wait_for_answer(conn, run, step, needs={"search_terms": terms}, actor=actor)
+        restaurant = yield from _restaurant_of(run, known)
+        terms = prefill_search_terms(restaurant.to_dict())
+        yield from wait_for_answer_plan(run, step, needs={"search_terms": terms}, actor=actor)
     elif key == "company_selection":
-        candidates = await list_candidates(conn, run_id)
+        if known.candidates is None:
+            params = {"run_id": run_id, "include_removed": False}
+            known.candidates = yield driver_sql.Fetch(
+                "pipeline", "candidates_of_run", params, _CANDIDATE_COLUMNS
+            )
+        candidates = known.candidates
         chosen = preselected_candidate(candidates)
         needs = {
             "candidates": [public_candidate(c) for c in candidates],
             "preselected_candidate_id": str(chosen) if chosen else None,
         }
-        settings = parse_batch_settings(await batch_settings_of(conn, run))
+        if known.batch_settings is None:
+            known.batch_settings = yield from _batch_settings(run)
+        settings = parse_batch_settings(known.batch_settings)
         if chosen is not None and settings.auto_confirm_company:
-            await runs_store.set_step(
-                conn,
+            answer = {"candidate_id": str(chosen), "none_of_these": False}
+            confirmed = runs_store.step_transition(
                 step,
                 StepStatus.COMPLETED,
                 actor=AUTO_CONFIRM_ACTOR,
                 reason="a clear match, confirmed automatically by the batch's settings",
                 values={
                     "input": {**needs, "generation": _generation(step)},
-                    "answer": {"candidate_id": str(chosen), "none_of_these": False},
+                    "answer": answer,
                     "answered_at": now,
                     "started_at": now,
                     "completed_at": now,
                 },
             )
-            await open_step(conn, run_id, "company_details", actor=actor, secrets=secrets, locked=run)
+            yield driver_sql.Hold([confirmed])
+            known.steps[key] = {**step, "status": StepStatus.COMPLETED.value, "answer": answer}
+            yield from open_step_plan(run, "company_details", actor=actor, secrets=secrets, known=known)
         else:
-            await wait_for_answer(conn, run, step, needs=needs, actor=actor)
+            yield from wait_for_answer_plan(run, step, needs=needs, actor=actor)
     elif key == "company_details":
-        selection = await step_of(conn, run_id, "company_selection")
+        selection = known.steps.get("company_selection")
+        if selection is None:
+            selection = (yield driver_sql.Rows(steps, runs_store.step_key_of(run_id, "company_selection")))[0]
         if (selection["answer"] or {}).get("candidate_id") is None:
             reason = "no company was chosen"
-            await runs_store.set_step(
-                conn,
+            skipped = runs_store.step_transition(
                 step,
                 StepStatus.SKIPPED,
                 actor=actor,
                 reason=reason,
                 values={"skip_reason": reason, "completed_at": now},
             )
-            await open_step(conn, run_id, "yolo_config", actor=actor, secrets=secrets, locked=run)
+            yield driver_sql.Hold([skipped])
+            yield from open_step_plan(run, "yolo_config", actor=actor, secrets=secrets, known=known)
         else:
-            await queue_automatic(conn, run, step, actor=actor)
+            yield from queue_automatic_plan(run, step, actor=actor)
     elif key == "yolo_config":
-        current = await restaurant_of_run()
-        organisation = await accounts.get_organisation(conn, run["organisation_id"])
-        defaults = secrets.open(organisation.settings).get("yolo_defaults") or {}
-        prefilled = prefill_yolo_config(current.to_dict(), defaults if isinstance(defaults, dict) else {})
-        await wait_for_answer(conn, run, step, needs={"prefilled": secrets.seal(prefilled)}, actor=actor)
+        restaurant = yield from _restaurant_of(run, known)
+        if known.organisation_settings is None:
+            rows = yield driver_sql.Rows(organisations, {"id": run["organisation_id"]})
+            known.organisation_settings = dict(rows[0]["settings"] or {})
+        defaults = secrets.open(known.organisation_settings).get("yolo_defaults") or {}
+        prefilled = prefill_yolo_config(restaurant.to_dict(), defaults if isinstance(defaults, dict) else {})
+        yield from wait_for_answer_plan(run, step, needs={"prefilled": secrets.seal(prefilled)}, actor=actor)
     else:
-        await queue_automatic(conn, run, step, actor=actor)
+        yield from queue_automatic_plan(run, step, actor=actor)
+
+
+_CANDIDATE_COLUMNS = driver_sql.columns_of(company_candidates)
+
+
+def _restaurant_of(run: Mapping[str, Any], known: Known) -> driver_sql.Plan[Restaurant]:
+    if known.restaurant is None:
+        rows = yield driver_sql.Rows(restaurant_table, {"id": run["restaurant_id"]})
+        row = driver_sql.owned(rows, run["organisation_id"])
+        if row is None:
+            raise NotFound("restaurant")
+        known.restaurant = Restaurant.from_row(row)
+    return known.restaurant
+
+
+def _batch_settings(run: Mapping[str, Any]) -> driver_sql.Plan[dict[str, Any]]:
+    if run["batch_job_id"] is None:
+        return {}
+    rows = yield driver_sql.Rows(batch_table, {"id": run["batch_job_id"]})
+    return dict(rows[0]["settings"] or {}) if rows else {}
 
 
 async def complete_step(
@@ -299,10 +395,22 @@ async def complete_step(
     reason: str | None = None,
 ) -> None:
     """Mark a step completed now."""
+    await driver_sql.carry_out(
+        conn, _hold(complete_step_transition(step, actor=actor, values=values, reason=reason))
+    )
+
+
+def complete_step_transition(
+    step: Mapping[str, Any],
+    *,
+    actor: str,
+    values: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+) -> driver_sql.Transition:
+    """``complete_step`` as a strict statement of a plan."""
     now = utcnow()
     started = step.get("started_at") or now
-    await runs_store.set_step(
-        conn,
+    return runs_store.step_transition(
         step,
         StepStatus.COMPLETED,
         actor=actor,
@@ -315,6 +423,10 @@ async def complete_step(
             **dict(values or {}),
         },
     )
+
+
+def _hold(*writes: driver_sql.Write | driver_sql.Change | driver_sql.Transition) -> driver_sql.Plan[None]:
+    yield driver_sql.Hold(writes)
 
 
 async def fail_run(

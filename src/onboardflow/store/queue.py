@@ -29,7 +29,8 @@ from onboardflow.domain.jobs import (
 from onboardflow.domain.statuses import ACTIVE_JOB, FINAL_JOB, JobStatus, check_transition
 from onboardflow.errors import Conflict, NotFound
 from onboardflow.store import driver_sql
-from onboardflow.store.engine import NOTIFY_KEY, Database
+from onboardflow.store.driver_sql import NOTIFY_KEY
+from onboardflow.store.engine import Database
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.sql import query
 from onboardflow.store.tables import ACTIVE_JOB_STATES, jobs, maintenance_leader, queues, workers

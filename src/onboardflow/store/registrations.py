@@ -42,7 +42,7 @@ from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as runs
 from onboardflow.store.tables import registration_logs
 from onboardflow.store.tables import restaurants as restaurants_table
-from onboardflow.store.transitions import apply_transition
+from onboardflow.store.transitions import apply_transition, transition
 from onboardflow.store.types import utcnow
 
 SUB_STEP_JOB = "registration.sub_step"
@@ -334,32 +334,47 @@ async def lock_run_and_step(
     """``lock_run``, the step ``step_id`` of the run, the status of the run's batch and, when
     ``following`` names one, the run's pipeline step of that key, read after the lock was taken, in
     one round trip on PostgreSQL (the step job's begin and end)."""
-    async with driver_sql.pipelined(conn):
-        locked = await driver_sql.send_select(conn, runs, {"id": run_id}, for_update=True)
-        step = await driver_sql.send_select(conn, steps, {"id": step_id})
-        batch = await driver_sql.send(conn, "pipeline", "batch_status_of_run", {"run_id": run_id})
-        after = (
-            None
-            if following is None
-            else await driver_sql.send_select(
-                conn, steps, {"registration_job_id": run_id, "step_key": following, "parent_step_id": None}
-            )
-        )
-    run_rows = await driver_sql.selected(conn, locked)
-    step_rows = await driver_sql.selected(conn, step)
-    batch_rows = await driver_sql.rows_of(conn, batch)
-    after_rows = [] if after is None else await driver_sql.selected(conn, after)
+    plan = lock_run_and_step_plan(organisation_id, run_id, step_id, following=following)
+    locked, _more = await driver_sql.carry_out(conn, plan)
+    return locked
+
+
+def lock_run_and_step_plan(
+    organisation_id: UUID | None,
+    run_id: UUID,
+    step_id: UUID,
+    *,
+    following: str | None = None,
+    reads: Sequence[driver_sql.Statement] = (),
+) -> driver_sql.Plan[tuple[LockedStep, list[Any]]]:
+    """``lock_run_and_step`` in a plan, with the answers of ``reads`` read in the same step."""
+    locking: list[driver_sql.Statement] = [
+        driver_sql.Rows(runs, {"id": run_id}, for_update=True),
+        driver_sql.Rows(steps, {"id": step_id}),
+        driver_sql.Fetch("pipeline", "batch_status_of_run", {"run_id": run_id}),
+    ]
+    if following is not None:
+        locking.append(driver_sql.Rows(steps, step_key_of(run_id, following)))
+    answers = yield [*locking, *reads]
+    run_rows, step_rows, batch_rows = answers[:3]
+    after_rows = answers[3] if following is not None else []
     run = driver_sql.owned(run_rows, organisation_id)
     if run is None:
         raise NotFound("registration job")
     if not step_rows or step_rows[0]["registration_job_id"] != run_id:
         raise NotFound("step")
-    return LockedStep(
+    locked = LockedStep(
         run=run,
         step=step_rows[0],
         batch_status=str(batch_rows[0]["status"]) if batch_rows else None,
         following=after_rows[0] if after_rows else None,
     )
+    return locked, answers[len(locking) :]
+
+
+def step_key_of(run_id: UUID, key: str) -> dict[str, Any]:
+    """The condition of the run's pipeline step ``key`` (for ``driver_sql.Rows``)."""
+    return {"registration_job_id": run_id, "step_key": key, "parent_step_id": None}
 
 
 async def get_run(conn: AsyncConnection, organisation_id: UUID, run_id: UUID) -> dict[str, Any]:
@@ -510,6 +525,64 @@ async def set_run(
         batch_job_id=run["batch_job_id"],
         registration_job_id=run["id"],
     )
+
+
+def step_transition(
+    step: Mapping[str, Any],
+    target: StepStatus,
+    *,
+    actor: str,
+    values: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+) -> driver_sql.Transition:
+    """``set_step`` as a strict statement of a plan (it may be held, ``driver_sql.Hold``)."""
+    return transition(
+        steps,
+        "step",
+        row_id=step["id"],
+        organisation_id=step["organisation_id"],
+        current=step["status"],
+        target=target.value,
+        actor=actor,
+        values=values,
+        reason=reason,
+        data={"step_key": step["step_key"]},
+        registration_job_id=step["registration_job_id"],
+    )
+
+
+def run_transition(
+    run: Mapping[str, Any],
+    target: RegistrationStatus,
+    *,
+    actor: str,
+    values: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+) -> driver_sql.Transition:
+    """``set_run`` as a strict statement of a plan (it may be held, ``driver_sql.Hold``)."""
+    return transition(
+        runs,
+        "registration_job",
+        row_id=run["id"],
+        organisation_id=run["organisation_id"],
+        current=run["status"],
+        target=target.value,
+        actor=actor,
+        values=values,
+        reason=reason,
+        batch_job_id=run["batch_job_id"],
+        registration_job_id=run["id"],
+    )
+
+
+def run_values(run_id: UUID, values: Mapping[str, Any]) -> driver_sql.Change:
+    """``update_run_values`` as a statement of a plan."""
+    return driver_sql.Change(runs, {**values, "updated_at": utcnow()}, {"id": run_id})
+
+
+def step_values(step_id: UUID, values: Mapping[str, Any]) -> driver_sql.Change:
+    """``update_step_values`` as a statement of a plan."""
+    return driver_sql.Change(steps, {**values, "updated_at": utcnow()}, {"id": step_id})
 
 
 async def update_run_values(conn: AsyncConnection, run_id: UUID, values: Mapping[str, Any]) -> None:

@@ -37,6 +37,44 @@ async def apply_transition(
     The transition table is checked first (``InvalidTransition`` if forbidden). Returns False when
     the row was no longer ``current`` (someone else moved it); nothing is written then.
     """
+    statement = transition(
+        table,
+        family,
+        row_id=row_id,
+        organisation_id=organisation_id,
+        current=current,
+        target=target,
+        actor=actor,
+        values=values,
+        reason=reason,
+        data=data,
+        batch_job_id=batch_job_id,
+        registration_job_id=registration_job_id,
+    )
+    # One statement on PostgreSQL: the event row is written only if the update moved the row.
+    return await driver_sql.update_logged(
+        conn, table, statement.values, statement.where, log=events, entry=statement.entry
+    )
+
+
+def transition(
+    table: sa.Table,
+    family: str,
+    *,
+    row_id: UUID,
+    organisation_id: UUID | None,
+    current: str,
+    target: str,
+    actor: str,
+    values: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    batch_job_id: UUID | None = None,
+    registration_job_id: UUID | None = None,
+) -> driver_sql.Transition:
+    """``apply_transition`` as a strict statement of a ``driver_sql`` plan: the transaction fails
+    with ``Conflict`` if the row is no longer ``current`` (so a plan may hold it, ``driver_sql.Hold``).
+    The transition table is checked at once (``InvalidTransition`` if forbidden)."""
     check_transition(family, current, target)
     where: dict[str, Any] = {"id": row_id, "status": current}
     if organisation_id is not None:
@@ -56,5 +94,4 @@ async def apply_transition(
         batch_job_id=batch_job_id,
         registration_job_id=registration_job_id,
     )
-    # One statement on PostgreSQL: the event row is written only if the update moved the row.
-    return await driver_sql.update_logged(conn, table, update_values, where, log=events, entry=event)
+    return driver_sql.Transition(table, update_values, where, log=events, entry=event)
