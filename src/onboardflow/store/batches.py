@@ -21,7 +21,7 @@ from onboardflow.store.tables import registration_batch_jobs as batches
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as runs
 from onboardflow.store.tables import restaurants
-from onboardflow.store.transitions import apply_transition
+from onboardflow.store.transitions import apply_transition, transition
 from onboardflow.store.types import utcnow
 
 
@@ -102,6 +102,29 @@ async def batch_status_of(conn: AsyncConnection, batch_id: UUID | None) -> str |
         return None
     rows = await driver_sql.select_where(conn, batches, {"id": batch_id})
     return str(rows[0]["status"]) if rows else None
+
+
+def batch_transition(
+    batch: Mapping[str, Any],
+    target: BatchStatus,
+    *,
+    actor: str,
+    values: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+) -> driver_sql.Transition:
+    """``set_batch`` as a strict statement of a plan."""
+    return transition(
+        batches,
+        "batch",
+        row_id=batch["id"],
+        organisation_id=batch["organisation_id"],
+        current=batch["status"],
+        target=target.value,
+        actor=actor,
+        values=values,
+        reason=reason,
+        batch_job_id=batch["id"],
+    )
 
 
 async def set_batch(
@@ -261,15 +284,23 @@ async def close_if_done(conn: AsyncConnection, batch_id: UUID, *, actor: str) ->
 
     The batch row is locked first, so that of two jobs ending at once the later one sees the other.
     """
-    batch = await lock_batch(conn, None, batch_id)
+    return await driver_sql.carry_out(conn, close_if_done_plan(batch_id, actor=actor))
+
+
+def close_if_done_plan(batch_id: UUID, *, actor: str) -> driver_sql.Plan[BatchStatus | None]:
+    """``close_if_done`` in a plan (its write held)."""
+    rows = yield driver_sql.Fetch("runs", "lock_batch_{dialect}", {"batch_id": batch_id}, _BATCH_COLUMNS)
+    if not rows:
+        raise NotFound("batch")
+    batch = rows[0]
     if batch["status"] not in (BatchStatus.IN_PROGRESS.value, BatchStatus.PENDING.value):
         return None
-    outcome = batch_outcome((await run_counts(conn, [batch_id]))[batch_id])
+    counts = yield driver_sql.Fetch("runs", "run_counts_of_batch", {"batch_id": batch_id})
+    outcome = batch_outcome({str(r["status"]): int(r["n"]) for r in counts})
     if outcome is None:
         return None
-    now = utcnow()
-    moved = await set_batch(conn, batch, outcome, actor=actor, values={"completed_at": now})
-    return outcome if moved else None
+    yield driver_sql.Hold([batch_transition(batch, outcome, actor=actor, values={"completed_at": utcnow()})])
+    return outcome
 
 
 async def on_run_finished(conn: AsyncConnection, run: Mapping[str, Any], *, actor: str) -> None:
@@ -280,20 +311,21 @@ async def on_run_finished(conn: AsyncConnection, run: Mapping[str, Any], *, acto
     Two last jobs ending at the same moment each see the other still active: ``close_finished``,
     which the maintenance loop runs every few seconds, closes such a batch.
     """
+    await driver_sql.carry_out(conn, on_run_finished_plan(run, actor=actor))
+
+
+def on_run_finished_plan(run: Mapping[str, Any], *, actor: str) -> driver_sql.Plan[None]:
+    """``on_run_finished`` in a plan."""
     batch_id = run.get("batch_job_id")
     if batch_id is None:
         return
-    active = await conn.execute(
-        sa.select(sa.func.count())
-        .select_from(runs)
-        .where(
-            runs.c.batch_job_id == batch_id,
-            runs.c.id != run["id"],
-            runs.c.status.in_([s.value for s in ACTIVE_REGISTRATION]),
-        )
-    )
-    if active.scalar_one() == 0:
-        await close_if_done(conn, batch_id, actor=actor)
+    params = {"batch_id": batch_id, "run_id": run["id"]}
+    active = yield driver_sql.Fetch("runs", "active_runs_of_batch_besides", params)
+    if int(active[0]["active"]) == 0:
+        yield from close_if_done_plan(batch_id, actor=actor)
+
+
+_BATCH_COLUMNS = driver_sql.columns_of(batches)
 
 
 async def close_finished(conn: AsyncConnection, *, actor: str) -> int:

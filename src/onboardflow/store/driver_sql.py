@@ -57,7 +57,8 @@ class Json:
 
 @cache
 def _statement(module: str, name: str, dialect: str) -> str:
-    sql = query(module, name)
+    # A name may end in "_{dialect}": the statement written for each database.
+    sql = query(module, name.replace("{dialect}", dialect))
     # psycopg takes %(name)s placeholders; sqlite3 takes :name as written.
     return _PARAM.sub(r"%(\1)s", sql) if dialect == "postgresql" else sql
 

@@ -31,9 +31,9 @@ from onboardflow.domain.statuses import (
     check_transition,
 )
 from onboardflow.domain.substeps import SUB_STEPS, current_phase, plan_turn, reset_for_retry
-from onboardflow.errors import Conflict, NotFound
+from onboardflow.errors import NotFound
 from onboardflow.store import driver_sql
-from onboardflow.store.batches import on_run_finished
+from onboardflow.store.batches import on_run_finished_plan
 from onboardflow.store.engine import Database
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.paging import Page, fetch_page
@@ -793,46 +793,80 @@ async def schedule_ready(
 
     Returns the run's final status if it finished now. The caller holds the run's lock.
     """
-    run = await lock_run(conn, None, run_id)
+    return await driver_sql.carry_out(conn, schedule_ready_plan(run_id, config=config, actor=actor))
+
+
+def schedule_ready_plan(
+    run_id: UUID,
+    *,
+    config: Mapping[str, Any],
+    actor: str,
+    run: Mapping[str, Any] | None = None,
+    rows: Sequence[Mapping[str, Any]] | None = None,
+) -> driver_sql.Plan[RegistrationStatus | None]:
+    """``schedule_ready`` in a plan (its writes held), given the run as the caller locked it and its
+    step rows as read after that, if the caller has them."""
+    if run is None:
+        found = yield driver_sql.Rows(runs, {"id": run_id}, for_update=True)
+        if not found:
+            raise NotFound("registration job")
+        run = found[0]
     if run["status"] not in ACTIVE_REGISTRATION:
         return None
-    rows = await list_steps(conn, run_id)
-    sub_steps = [r for r in rows if r["parent_step_id"] is not None]
+    if rows is None:
+        rows = yield driver_sql.Fetch("runs", "steps_of_run", {"run_id": run_id}, _STEP_COLUMNS)
+    sub_steps = [dict(r) for r in rows if r["parent_step_id"] is not None]
     by_key = {s["step_key"]: s for s in sub_steps}
     plan = plan_turn(planning_statuses(sub_steps), config)
+    now = utcnow()
+    writes: list[driver_sql.Write | driver_sql.Change | driver_sql.Transition] = []
     for key, reason in plan.skip:
-        await set_step(
-            conn,
-            by_key[key],
-            StepStatus.SKIPPED,
-            actor=actor,
-            reason=reason,
-            values={"skip_reason": reason, "completed_at": utcnow()},
+        values = {"skip_reason": reason, "completed_at": now}
+        writes.append(
+            step_transition(by_key[key], StepStatus.SKIPPED, actor=actor, reason=reason, values=values)
         )
         by_key[key]["status"] = StepStatus.SKIPPED.value
-    await enqueue_sub_steps(conn, run, [by_key[key] for key in plan.start])
+    for key in plan.start:
+        spec = step_job_spec(
+            run, by_key[key], job_type=SUB_STEP_JOB, queue=PUMPD_QUEUE, max_retries=SUB_STEP_MAX_RETRIES
+        )
+        row = job_row(spec, now)
+        writes += [_job_insert(row), step_values(by_key[key]["id"], {"job_id": row["id"]})]
+    yield driver_sql.Hold(writes)
+    if plan.start:
+        yield driver_sql.Wake(PUMPD_QUEUE)
     execution = next(r for r in rows if r["step_key"] == EXECUTION_STEP)
     if plan.outcome is None:
         values = {
             "current_phase": current_phase({s["step_key"]: s["status"] for s in sub_steps}),
             "current_step": EXECUTION_STEP,
         }
+        moves: list[driver_sql.Write | driver_sql.Change | driver_sql.Transition] = []
         if execution["status"] == StepStatus.PENDING.value:
-            await set_step(
-                conn, execution, StepStatus.IN_PROGRESS, actor=actor, values={"started_at": utcnow()}
+            moves.append(
+                step_transition(execution, StepStatus.IN_PROGRESS, actor=actor, values={"started_at": now})
             )
         if run["status"] == RegistrationStatus.PENDING.value:
-            await set_run(
-                conn,
-                run,
-                RegistrationStatus.IN_PROGRESS,
-                actor=actor,
-                values={"started_at": utcnow(), **values},
-            )
+            values["started_at"] = now
+            moves.append(run_transition(run, RegistrationStatus.IN_PROGRESS, actor=actor, values=values))
         else:
-            await update_run_values(conn, run_id, values)
+            moves.append(run_values(run_id, values))
+        yield driver_sql.Hold(moves)
         return None
-    return await finish_run(conn, run, execution, sub_steps, plan.outcome, actor=actor)
+    return (yield from finish_run_plan(run, execution, sub_steps, plan.outcome, actor=actor))
+
+
+def _job_insert(row: Mapping[str, Any]) -> driver_sql.Write:
+    """The insert of one job row built by ``queue.job_row``, in a plan."""
+    params = {
+        **row,
+        "input_payload": driver_sql.Json(row["input_payload"]),
+        "metadata": driver_sql.Json(row["metadata"]),
+    }
+    return driver_sql.Write("sub_steps", "insert_job", params)
+
+
+_STEP_COLUMNS = driver_sql.columns_of(steps)
 
 
 async def finish_run(
@@ -845,6 +879,18 @@ async def finish_run(
     actor: str,
 ) -> RegistrationStatus:
     """End a run (and its execution step) as ``outcome``, naming the first failure."""
+    return await driver_sql.carry_out(conn, finish_run_plan(run, execution, sub_steps, outcome, actor=actor))
+
+
+def finish_run_plan(
+    run: Mapping[str, Any],
+    execution: Mapping[str, Any],
+    sub_steps: Sequence[Mapping[str, Any]],
+    outcome: RegistrationStatus,
+    *,
+    actor: str,
+) -> driver_sql.Plan[RegistrationStatus]:
+    """``finish_run`` in a plan (its writes held)."""
     now = utcnow()
     failed = [s for s in sub_steps if s["status"] == StepStatus.FAILED.value]
     error = f"{failed[0]['step_key']}: {failed[0]['error_message']}" if failed else None
@@ -853,25 +899,25 @@ async def finish_run(
         RegistrationStatus.FAILED: StepStatus.FAILED,
         RegistrationStatus.CANCELLED: StepStatus.CANCELLED,
     }[outcome]
+    moves: list[driver_sql.Write | driver_sql.Change | driver_sql.Transition] = []
     if execution["status"] == StepStatus.PENDING.value:
-        await set_step(conn, execution, StepStatus.IN_PROGRESS, actor=actor, values={"started_at": now})
+        moves.append(
+            step_transition(execution, StepStatus.IN_PROGRESS, actor=actor, values={"started_at": now})
+        )
         execution = {**execution, "status": StepStatus.IN_PROGRESS.value}
     if execution["status"] not in FINAL_STEP:
         started = execution.get("started_at") or now
-        await set_step(
-            conn,
-            execution,
-            step_target,
-            actor=actor,
-            values={
-                "completed_at": now,
-                "error_message": error,
-                "duration_ms": int((now - started).total_seconds() * 1000),
-            },
-        )
+        values = {
+            "completed_at": now,
+            "error_message": error,
+            "duration_ms": int((now - started).total_seconds() * 1000),
+        }
+        moves.append(step_transition(execution, step_target, actor=actor, values=values))
     current = run
     if current["status"] == RegistrationStatus.PENDING.value:
-        await set_run(conn, current, RegistrationStatus.IN_PROGRESS, actor=actor, values={"started_at": now})
+        moves.append(
+            run_transition(current, RegistrationStatus.IN_PROGRESS, actor=actor, values={"started_at": now})
+        )
         current = {**current, "status": RegistrationStatus.IN_PROGRESS.value}
     # The run keeps what its sub-steps returned, written once here: while it runs, each sub-step
     # reads its predecessors' results from their rows.
@@ -880,20 +926,13 @@ async def finish_run(
         for s in sub_steps
         if s["status"] == StepStatus.COMPLETED.value and s.get("result") is not None
     }
-    moved = await set_run(
-        conn,
-        current,
-        outcome,
-        actor=actor,
-        reason=error,
-        values={
-            "completed_at": now,
-            "error_message": error,
-            "current_phase": None,
-            "execution_results": results,
-        },
-    )
-    if not moved:
-        raise Conflict("the registration job changed meanwhile")
-    await on_run_finished(conn, current, actor=actor)
+    ended: dict[str, Any] = {
+        "completed_at": now,
+        "error_message": error,
+        "current_phase": None,
+        "execution_results": results,
+    }
+    moves.append(run_transition(current, outcome, actor=actor, reason=error, values=ended))
+    yield driver_sql.Hold(moves)
+    yield from on_run_finished_plan(current, actor=actor)
     return outcome

@@ -27,3 +27,26 @@ INSERT INTO registration_job_steps (id, organisation_id, registration_job_id, pa
 VALUES (:id, :organisation_id, :registration_job_id, :parent_step_id, :step_key, :step_number, :phase,
     :label, :step_type, :status, :attempts, :max_retries, :input, :job_id, :skip_reason, :started_at,
     :completed_at, :created_at, :updated_at);
+
+-- name: steps_of_run
+-- Every step and sub-step row of a run, steps first, each in its order (``registrations.list_steps``).
+SELECT * FROM registration_job_steps WHERE registration_job_id = :run_id
+ORDER BY parent_step_id IS NOT NULL, step_number;
+
+-- name: active_runs_of_batch_besides
+-- How many registration jobs of batch :batch_id other than :run_id are still active.
+SELECT count(*) AS active FROM registration_jobs
+WHERE batch_job_id = :batch_id AND id <> :run_id AND status IN ('pending', 'in_progress', 'action_required');
+
+-- name: lock_batch_postgresql
+-- A batch, locked for the rest of the transaction (``batches.lock_batch``: FOR NO KEY UPDATE, as a
+-- job updated twice key-share locks its batch).
+SELECT * FROM registration_batch_jobs WHERE id = :batch_id FOR NO KEY UPDATE;
+
+-- name: lock_batch_sqlite
+-- A batch (SQLite's writer already holds the database).
+SELECT * FROM registration_batch_jobs WHERE id = :batch_id;
+
+-- name: run_counts_of_batch
+-- A batch's registration jobs per status.
+SELECT status, count(*) AS n FROM registration_jobs WHERE batch_job_id = :batch_id GROUP BY status;
