@@ -9,10 +9,11 @@ two: one locks the run's row and reads its sub-steps, the other sends what Pytho
 commit (so the lock is held for one decision of this process, never across the Pumpd call). When
 that commit hands the Pumpd slot to the queue's next sub-step, that sub-step's attempt begins in the
 same statement (``Ended.next_attempt``), so a handed-over sub-step starts with no transaction of its
-own. On SQLite both are a few statements under the process's single writer, sent together
-(``driver_sql.pipelined``), and a handed-over sub-step begins in the ending transaction too. The
-rare turns of a run (a skip, its end, a retry of a failed run) go through
-``registrations.schedule_ready`` and friends, which hold every rule of those turns.
+own; so does the one claimed to wait for the slot (``Ended.waiting_job``). On SQLite both are
+``driver_sql`` plans run in one hand-over to the writer's thread (``start_attempt_in``,
+``end_attempt_in``), and a handed-over sub-step begins in the ending transaction too. The rare turns
+of a run (a skip, its end, a retry of a failed run) go through ``registrations.schedule_ready`` and
+friends, which hold every rule of those turns.
 
 Statements run on the driver connection (``driver_sql``): a registration run makes dozens of them.
 """
@@ -46,7 +47,6 @@ from onboardflow.store.queue import (
     CLAIM_ROW_TYPES,
     HandOverTerms,
     completion_writes,
-    hand_over,
     hand_over_params,
     hand_over_plan_sqlite,
     job_row,
@@ -58,6 +58,7 @@ from onboardflow.store.registrations import (
     SUB_STEP_MAX_RETRIES,
     planning_statuses,
     schedule_ready,
+    schedule_ready_plan,
     step_ids_of,
     step_job_spec,
 )
@@ -298,16 +299,92 @@ async def end_attempt(
     that is claimed to wait for the slot. The attempts of the jobs claimed begin in the same
     transaction (on PostgreSQL when nothing else holds their run or sub-step).
     """
+    if conn.dialect.name != "postgresql":
+        plan = _end_plan_sqlite(
+            attempt,
+            job=job,
+            call=call,
+            result=result,
+            error=error,
+            config=config,
+            worker_id=worker_id,
+            now=now,
+            rng=rng,
+            hand_over_terms=hand_over_terms,
+            successor=successor,
+        )
+        return await sql.carry_out(conn, plan)
     run, sub_steps = await _lock_run(conn, attempt.run_id)
-    by_key = {str(s["step_key"]): s for s in sub_steps}
-    step = by_key[attempt.key]
-    if step["status"] != StepStatus.IN_PROGRESS.value or step["job_id"] != job.id:
+    decided = _decide_end(
+        attempt, run, sub_steps, job=job, result=result, error=error, config=config, now=now, rng=rng
+    )
+    if decided is None:
         await sql.execute(conn, "sub_steps", "insert_call", _call_row(attempt, call, now))
-        return Ended(outcome={"outcome": "discarded", "sub_step": step["status"]})
+        return Ended(outcome={"outcome": "discarded", "sub_step": _status_of(sub_steps, attempt.key)})
+    change, ready = decided
+    record = _record(attempt, run, sub_steps, change, ready, call=call, job=job, worker_id=worker_id, now=now)
+    terms = hand_over_terms if record.complete else None
+    handed: list[tuple[ClaimedJob, Attempt | None]] = []
+    # Committed in the same round trip unless the general scheduler has more to do below.
+    sent: Any = None
+    async with sql.pipelined(conn):
+        recorded = await _send_record_postgresql(conn, record)
+        if terms is not None:
+            sent = await _send_hand_over_and_begin(conn, record, terms, successor)
+        if ready is not None:
+            await sql.commit(conn)
+    await _check_recorded(conn, recorded)
+    if sent is not None:
+        handed = await _handed_over(conn, sent)
+    for queued in record.jobs:
+        request_wakeup(conn, str(queued["queue"]))
+    if ready is None:
+        # A skip, the run's end or its first turn: the general scheduler holds those rules.
+        await schedule_ready(conn, attempt.run_id, config=config, actor=record.actor)
+    return Ended.of(change.outcome, handed)
+
+
+def _status_of(sub_steps: Sequence[Mapping[str, Any]], key: str) -> str:
+    return str(next(s for s in sub_steps if str(s["step_key"]) == key)["status"])
+
+
+def _decide_end(
+    attempt: Attempt,
+    run: Mapping[str, Any],
+    sub_steps: Sequence[dict[str, Any]],
+    *,
+    job: ClaimedJob,
+    result: Mapping[str, Any] | None,
+    error: BaseException | None,
+    config: Mapping[str, Any],
+    now: datetime,
+    rng: random.Random,
+) -> tuple[_Change, list[tuple[dict[str, Any], UUID]] | None] | None:
+    """How the attempt ends, with the run's sub-steps as read under its lock: the sub-step's change
+    (``sub_steps`` updated to it) and the jobs of the sub-steps that became ready (``None``: the run
+    takes a rarer turn, ``schedule_ready``'s); ``None`` when the sub-step is no longer in progress
+    under ``job`` (cancelled or re-queued meanwhile: only the call is logged)."""
+    step = next(s for s in sub_steps if str(s["step_key"]) == attempt.key)
+    if step["status"] != StepStatus.IN_PROGRESS.value or step["job_id"] != job.id:
+        return None
     change = _change(attempt, run, step, result=result, error=error, now=now, rng=rng)
     step.update(status=change.target.value, job_id=change.values["next_job_id"])
-    ready = _ready_jobs(run, sub_steps, config=config, now=now)
-    record = _Record(
+    return change, _ready_jobs(run, sub_steps, config=config, now=now)
+
+
+def _record(
+    attempt: Attempt,
+    run: Mapping[str, Any],
+    sub_steps: Sequence[Mapping[str, Any]],
+    change: _Change,
+    ready: list[tuple[dict[str, Any], UUID]] | None,
+    *,
+    call: Call,
+    job: ClaimedJob,
+    worker_id: str,
+    now: datetime,
+) -> _Record:
+    return _Record(
         attempt=attempt,
         run=run,
         change=change,
@@ -321,48 +398,6 @@ async def end_attempt(
         worker_id=worker_id,
         now=now,
     )
-    terms = hand_over_terms if record.complete else None
-    handed: list[tuple[ClaimedJob, Attempt | None]] = []
-    if conn.dialect.name == "postgresql":
-        # Committed in the same round trip unless the general scheduler has more to do below.
-        sent: Any = None
-        async with sql.pipelined(conn):
-            recorded = await _send_record_postgresql(conn, record)
-            if terms is not None:
-                sent = await _send_hand_over_and_begin(conn, record, terms, successor)
-            if ready is not None:
-                await sql.commit(conn)
-        await _check_recorded(conn, recorded)
-        if sent is not None:
-            handed = await _handed_over(conn, sent)
-    else:
-        taken = None
-        async with sql.pipelined(conn):  # the record and the hand-over in one call
-            ended = await _send_record_sqlite(conn, record)
-            if terms is not None:
-                taken = await hand_over(
-                    conn,
-                    queue=job.queue,
-                    ended_job_id=job.id,
-                    worker_id=worker_id,
-                    terms=terms,
-                    now=now,
-                    successor=successor,
-                )
-        if ended.rowcount != 1:
-            # Moved meanwhile: the transaction is rolled back, none of the above is kept.
-            raise Conflict("the sub-step changed while its attempt was recorded")
-        for claimed in await taken.jobs() if taken is not None else []:
-            begun = None
-            if claimed.job_type == SUB_STEP_JOB:
-                begun = await _begin_handed_sqlite(conn, claimed, actor=record.actor, now=now)
-            handed.append((claimed, begun))
-    for queued in record.jobs:
-        request_wakeup(conn, str(queued["queue"]))
-    if ready is None:
-        # A skip, the run's end or its first turn: the general scheduler holds those rules.
-        await schedule_ready(conn, attempt.run_id, config=config, actor=record.actor)
-    return Ended.of(change.outcome, handed)
 
 
 async def end_attempt_in(
@@ -380,9 +415,9 @@ async def end_attempt_in(
     hand_over_terms: HandOverTerms | None = None,
     successor: UUID | None = None,
 ) -> Ended:
-    """``end_attempt`` in a write transaction of its own. On SQLite the usual end (anything but a
-    skip, the run's end or its first turn) runs in one hand-over to the writer's thread
-    (``Database.write_on_thread``), so the database is locked only while its statements run."""
+    """``end_attempt`` in a write transaction of its own; on SQLite in one hand-over to the
+    writer's thread (``Database.write_plan``), so the database is locked only while its statements
+    run."""
     if db.is_sqlite:
         plan = _end_plan_sqlite(
             attempt,
@@ -397,11 +432,7 @@ async def end_attempt_in(
             hand_over_terms=hand_over_terms,
             successor=successor,
         )
-        done = await db.write_on_thread(lambda connection: sql.carry_out_on_thread(connection, plan))
-        if done is not None:
-            ended, queues = done
-            db.publish_wakeups(queues)
-            return ended
+        return await db.write_plan(plan)
     async with db.write() as conn:
         return await end_attempt(
             conn,
@@ -432,10 +463,8 @@ def _end_plan_sqlite(
     rng: random.Random,
     hand_over_terms: HandOverTerms | None,
     successor: UUID | None,
-) -> sql.Plan[tuple[Ended, set[str]] | None]:
-    """``end_attempt`` on SQLite as a plan, for the usual end; ``None``, having written nothing,
-    when the run takes a rarer turn, which ``end_attempt`` (with ``schedule_ready``) then takes.
-    Returns the end and the queues to wake once it is committed."""
+) -> sql.Plan[Ended]:
+    """``end_attempt`` on SQLite as a plan."""
     params = {"run_id": attempt.run_id}
     found = yield [
         sql.Fetch("sub_steps", "lock_run_sqlite", params, _RUN_COLUMNS),
@@ -445,29 +474,14 @@ def _end_plan_sqlite(
     if not runs:
         raise NotFound("registration job")
     run = {"id": attempt.run_id, **runs[0], "status": runs[0]["run_status"]}
-    step = next(s for s in sub_steps if str(s["step_key"]) == attempt.key)
-    if step["status"] != StepStatus.IN_PROGRESS.value or step["job_id"] != job.id:
-        yield sql.Write("sub_steps", "insert_call", _call_row(attempt, call, now))
-        return Ended(outcome={"outcome": "discarded", "sub_step": step["status"]}), set()
-    change = _change(attempt, run, step, result=result, error=error, now=now, rng=rng)
-    step.update(status=change.target.value, job_id=change.values["next_job_id"])
-    ready = _ready_jobs(run, sub_steps, config=config, now=now)
-    if ready is None:
-        return None
-    record = _Record(
-        attempt=attempt,
-        run=run,
-        change=change,
-        call=call,
-        phase=_phase_after(run, sub_steps),
-        jobs=[*([change.retry_job] if change.retry_job else []), *(job for job, _step in ready)],
-        pointers=[(step_id, job["id"]) for job, step_id in ready],
-        complete=change.outcome["outcome"] != "failed",
-        job=job,
-        actor=f"worker:{worker_id}",
-        worker_id=worker_id,
-        now=now,
+    decided = _decide_end(
+        attempt, run, sub_steps, job=job, result=result, error=error, config=config, now=now, rng=rng
     )
+    if decided is None:
+        yield sql.Write("sub_steps", "insert_call", _call_row(attempt, call, now))
+        return Ended(outcome={"outcome": "discarded", "sub_step": _status_of(sub_steps, attempt.key)})
+    change, ready = decided
+    record = _record(attempt, run, sub_steps, change, ready, call=call, job=job, worker_id=worker_id, now=now)
     steps, ended_at = _record_steps_sqlite(record)
     answers = yield steps
     if answers[ended_at] != 1:
@@ -487,7 +501,12 @@ def _end_plan_sqlite(
             if claimed.job_type == SUB_STEP_JOB:
                 begun = yield from _begin_handed_plan(claimed, actor=record.actor, now=now)
             handed.append((claimed, begun))
-    return Ended.of(change.outcome, handed), {str(queued["queue"]) for queued in record.jobs}
+    for queue in {str(queued["queue"]) for queued in record.jobs}:
+        yield sql.Wake(queue)
+    if ready is None:
+        # A skip, the run's end or its first turn: the general scheduler holds those rules.
+        yield from schedule_ready_plan(attempt.run_id, config=config, actor=record.actor)
+    return Ended.of(change.outcome, handed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -539,15 +558,6 @@ async def _send_hand_over_and_begin(
         "actor": record.actor,
     }
     return await sql.send(conn, "sub_steps", "hand_over_and_begin_postgresql", params)
-
-
-async def _begin_handed_sqlite(
-    conn: AsyncConnection, job: ClaimedJob, *, actor: str, now: datetime
-) -> Attempt | None:
-    """On SQLite, begin the attempt of the sub-step job a hand-over just claimed, in the same
-    transaction (the database is locked, so nothing moves in between); ``None`` when it does not
-    begin the usual way, and its handler then finds out why."""
-    return await sql.carry_out(conn, _begin_handed_plan(job, actor=actor, now=now))
 
 
 def _begin_handed_plan(job: ClaimedJob, *, actor: str, now: datetime) -> sql.Plan[Attempt | None]:
@@ -766,14 +776,6 @@ async def _check_recorded(conn: AsyncConnection, recorded: Any) -> None:
     rows = await sql.rows_of(conn, recorded)
     if not rows or rows[0]["ended"] != 1:
         raise Conflict("the sub-step changed while its attempt was recorded")
-
-
-async def _send_record_sqlite(conn: AsyncConnection, record: _Record) -> Any:
-    """Send what ``end_attempt`` writes on SQLite inside the caller's ``pipelined`` block; returns
-    the sub-step's update, whose row count the caller checks after the block."""
-    steps, ended_at = _record_steps_sqlite(record)
-    sent = [await sql.send(conn, step.module, step.name, step.params) for step in steps]
-    return sent[ended_at]
 
 
 def _record_steps_sqlite(record: _Record) -> tuple[list[sql.Fetch | sql.Write], int]:
