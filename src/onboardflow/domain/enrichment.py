@@ -64,7 +64,13 @@ def rank_candidates(
                 "matched_by": matched_by,
                 "raw": dict(hit),
             }
-    return sorted(found.values(), key=lambda c: (-c["score"], c["name"], c["company_number"]))
+    return sorted(found.values(), key=candidate_order)
+
+
+def candidate_order(candidate: Mapping[str, Any]) -> tuple[float, str, str]:
+    """The order candidates are shown in: best score first, then by name, then by company number
+    (the store reads them in the same order)."""
+    return (-float(candidate["score"]), str(candidate["name"]), str(candidate["company_number"]))
 
 
 def preselected_candidate(candidates: Sequence[Mapping[str, Any]]) -> Any | None:

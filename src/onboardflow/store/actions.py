@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onboardflow.domain.enrichment import candidate_order
 from onboardflow.domain.statuses import StepStatus
 from onboardflow.store import driver_sql
 from onboardflow.store.engine import translate_errors
@@ -35,45 +36,58 @@ async def replace_candidates(
     """Persist a search's candidates for a run: new companies are added, known ones updated (and
     restored if they had been removed), companies no longer found are marked removed. Returns the
     current (not removed) candidates, best first."""
-    now = utcnow()
-    existing = {
-        r.company_number: r.id
-        for r in await conn.execute(
-            sa.select(candidates.c.company_number, candidates.c.id).where(
-                candidates.c.registration_job_id == run["id"]
-            )
+
+    def plan() -> driver_sql.Plan[list[dict[str, Any]]]:
+        known = yield driver_sql.Fetch(
+            "pipeline", "candidates_of_run", {"run_id": run["id"], "include_removed": True}, CANDIDATE_COLUMNS
         )
-    }
+        writes, current = candidate_writes(run, found, known)
+        yield driver_sql.Hold(writes)
+        return current
+
+    return await driver_sql.carry_out(conn, plan())
+
+
+def candidate_writes(
+    run: Mapping[str, Any], found: Sequence[Mapping[str, Any]], known: Sequence[Mapping[str, Any]]
+) -> tuple[list[driver_sql.Write | driver_sql.Change], list[dict[str, Any]]]:
+    """What ``replace_candidates`` writes, given the run's ``known`` candidates (removed ones too),
+    and the run's current candidates once written, best first (``domain.enrichment.candidate_order``,
+    as ``candidates_of_run`` reads them)."""
+    now = utcnow()
     fields = ("nzbn", "name", "status", "registered_address", "score", "match_reasons", "matched_by", "raw")
-    new_rows = []
+    existing = {str(row["company_number"]): row for row in known}
+    writes: list[driver_sql.Write | driver_sql.Change] = []
+    current = []
     for item in found:
         values = {name: item.get(name) for name in fields}
         number = str(item["company_number"])
-        if number in existing:
-            await conn.execute(
-                sa.update(candidates)
-                .where(candidates.c.id == existing[number])
-                .values(**values, removed_at=None)
-            )
-        else:
-            new_rows.append(
-                {
-                    **values,
-                    "id": uuid4(),
-                    "organisation_id": run["organisation_id"],
-                    "registration_job_id": run["id"],
-                    "restaurant_id": run["restaurant_id"],
-                    "company_number": number,
-                    "removed_at": None,
-                    "created_at": now,
-                }
-            )
-    if new_rows:
-        await conn.execute(sa.insert(candidates), new_rows)
-    gone = [existing[n] for n in existing if n not in {str(i["company_number"]) for i in found}]
-    if gone:
-        await conn.execute(sa.update(candidates).where(candidates.c.id.in_(gone)).values(removed_at=now))
-    return await list_candidates(conn, run["id"])
+        row = existing.get(number)
+        if row is not None:
+            writes.append(driver_sql.Change(candidates, {**values, "removed_at": None}, {"id": row["id"]}))
+            current.append({**row, **values, "removed_at": None})
+            continue
+        row = {
+            **values,
+            "id": uuid4(),
+            "organisation_id": run["organisation_id"],
+            "registration_job_id": run["id"],
+            "restaurant_id": run["restaurant_id"],
+            "company_number": number,
+            "removed_at": None,
+            "created_at": now,
+        }
+        params = {**row, **{n: driver_sql.Json(row[n]) for n in ("match_reasons", "raw")}}
+        writes.append(driver_sql.Write("pipeline", "insert_candidate", params))
+        current.append(row)
+    numbers = {str(item["company_number"]) for item in found}
+    for number, row in existing.items():
+        if number not in numbers and row["removed_at"] is None:
+            writes.append(driver_sql.Change(candidates, {"removed_at": now}, {"id": row["id"]}))
+    return writes, sorted(current, key=candidate_order)
+
+
+CANDIDATE_COLUMNS = driver_sql.columns_of(candidates)
 
 
 async def list_candidates(
@@ -81,9 +95,7 @@ async def list_candidates(
 ) -> list[dict[str, Any]]:
     """A run's candidates, best first."""
     params = {"run_id": run_id, "include_removed": include_removed}
-    return await driver_sql.fetch(
-        conn, "pipeline", "candidates_of_run", params, columns=driver_sql.columns_of(candidates)
-    )
+    return await driver_sql.fetch(conn, "pipeline", "candidates_of_run", params, columns=CANDIDATE_COLUMNS)
 
 
 async def remove_candidate(conn: AsyncConnection, candidate_id: UUID) -> None:

@@ -31,10 +31,11 @@ from onboardflow.domain.statuses import (
 from onboardflow.errors import NotFound
 from onboardflow.store import driver_sql
 from onboardflow.store import registrations as runs_store
+from onboardflow.store.actions import CANDIDATE_COLUMNS
 from onboardflow.store.batches import get_batch, on_run_finished, reopen_batch
 from onboardflow.store.queue import enqueue_many, job_row
 from onboardflow.store.secrets import SecretBox
-from onboardflow.store.tables import company_candidates, organisations
+from onboardflow.store.tables import organisations
 from onboardflow.store.tables import registration_batch_jobs as batch_table
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as run_table
@@ -78,28 +79,6 @@ async def step_of(conn: AsyncConnection, run_id: UUID, key: str) -> dict[str, An
 
 def _step_key(run_id: UUID, key: str) -> dict[str, Any]:
     return {"registration_job_id": run_id, "step_key": key, "parent_step_id": None}
-
-
-async def choice_of(
-    conn: AsyncConnection, run: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    """What the company details step reads, in one round trip on PostgreSQL: the run's restaurant
-    row, its ``company_selection`` and ``company_search`` steps and its current candidates."""
-    run_id = run["id"]
-    async with driver_sql.pipelined(conn):
-        restaurant = await driver_sql.send_select(conn, restaurant_table, {"id": run["restaurant_id"]})
-        keyed = [
-            await driver_sql.send_select(conn, steps, _step_key(run_id, key))
-            for key in ("company_selection", "company_search")
-        ]
-        params = {"run_id": run_id, "include_removed": False}
-        found = await driver_sql.send(conn, "pipeline", "candidates_of_run", params)
-    restaurant_row = driver_sql.owned(await driver_sql.selected(conn, restaurant), run["organisation_id"])
-    selection, search = [(await driver_sql.selected(conn, sent))[0] for sent in keyed]
-    candidates = await driver_sql.rows_of(conn, found, columns=driver_sql.columns_of(company_candidates))
-    if restaurant_row is None:
-        raise LookupError(f"run {run_id} has no restaurant")
-    return restaurant_row, selection, search, candidates
 
 
 def _generation(step: Mapping[str, Any]) -> int:
@@ -306,7 +285,7 @@ def open_step_plan(
         if known.candidates is None:
             params = {"run_id": run_id, "include_removed": False}
             known.candidates = yield driver_sql.Fetch(
-                "pipeline", "candidates_of_run", params, _CANDIDATE_COLUMNS
+                "pipeline", "candidates_of_run", params, CANDIDATE_COLUMNS
             )
         candidates = known.candidates
         chosen = preselected_candidate(candidates)
@@ -364,9 +343,6 @@ def open_step_plan(
         yield from wait_for_answer_plan(run, step, needs={"prefilled": secrets.seal(prefilled)}, actor=actor)
     else:
         yield from queue_automatic_plan(run, step, actor=actor)
-
-
-_CANDIDATE_COLUMNS = driver_sql.columns_of(company_candidates)
 
 
 def _restaurant_of(run: Mapping[str, Any], known: Known) -> driver_sql.Plan[Restaurant]:

@@ -4,18 +4,23 @@
 Each step job, like the sub-step job, (1) marks its step started in one transaction (or parks when
 its batch is paused: the step stays ``pending`` without a job and ``resume`` queues it again), (2)
 calls the external services outside any transaction, and (3) in one transaction under the run's
-lock records the outcome and opens the next step (``store.pipeline.open_step``). A failed call is
-retried at the back-off time as a new queue job while the step shows ``retrying`` and its attempts;
-once retrying cannot help, the step and its registration job fail (the batch goes on).
+lock records the outcome and opens the next step (``store.pipeline.open_step_plan``). A failed call
+is retried at the back-off time as a new queue job while the step shows ``retrying`` and its
+attempts; once retrying cannot help, the step and its registration job fail (the batch goes on).
+
+The transactions of (1) and (3) are ``driver_sql`` plans: what they read goes in one round trip with
+the run's lock, what they write goes with the commit (on SQLite, the whole transaction is one
+hand-over to the writer's thread).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from onboardflow.adapters import wire
 from onboardflow.domain import menus
@@ -30,13 +35,16 @@ from onboardflow.domain.statuses import (
     StepStatus,
 )
 from onboardflow.domain.yolo_config import validate_yolo_config
-from onboardflow.errors import PermanentError
+from onboardflow.errors import NotFound, PermanentError
 from onboardflow.runtime.context import JobContext
 from onboardflow.runtime.registry import Registry
 from onboardflow.store import actions as actions_store
+from onboardflow.store import driver_sql as sql
 from onboardflow.store import pipeline as flow
 from onboardflow.store import registrations as store
-from onboardflow.store import restaurants as restaurant_store
+from onboardflow.store.tables import organisations, restaurants
+from onboardflow.store.tables import registration_batch_jobs as batches
+from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.types import utcnow
 
 pipeline_jobs = Registry()
@@ -55,9 +63,25 @@ class Begun:
     """The step that follows, read with the run's lock when the outcome is recorded."""
 
 
-Prepare = Callable[[Any, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
+Reads = Callable[[JobContext, UUID], Sequence[sql.Statement]]
+"""What a step's work needs read when the step begins (in the transaction that begins it)."""
+Prepared = Callable[[dict[str, Any], dict[str, Any], list[Any]], dict[str, Any]]
+"""The work's data from the run, the step and the answers of those reads."""
 Work = Callable[[JobContext, Begun], Awaitable[dict[str, Any]]]
-Finish = Callable[[JobContext, Any, Begun, dict[str, Any]], Awaitable[dict[str, Any]]]
+FinishReads = Callable[[Begun], Sequence[sql.Statement]]
+"""What recording the outcome needs read, with the run's lock."""
+Finish = Callable[[JobContext, Begun, dict[str, Any], list[Any]], sql.Plan[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepKind:
+    """One kind of step job: what it reads to begin, its work, and how it records its outcome."""
+
+    work: Work
+    finish: Finish
+    reads: Reads | None = None
+    prepared: Prepared | None = None
+    finish_reads: FinishReads | None = None
 
 
 def _actor(ctx: JobContext) -> str:
@@ -69,55 +93,79 @@ def _idempotency_key(begun: Begun) -> str:
     return f"step-{begun.step['id']}-{generation}"
 
 
-async def _begin(ctx: JobContext, prepare: Prepare | None) -> Begun | dict[str, Any]:
-    """Start the step in one transaction, or say why there is nothing to do."""
+def _begin_plan(ctx: JobContext, kind: StepKind) -> sql.Plan[Begun | dict[str, Any]]:
+    """Start the step, or say why there is nothing to do."""
     run_id, step_id = store.step_ids_of(ctx.payload)
     actor = _actor(ctx)
-    async with ctx.deps.db.write() as conn:
-        locked = await store.lock_run_and_step(conn, ctx.job.organisation_id, run_id, step_id)
-        run, step = locked.run, locked.step
-        if step["job_id"] != ctx.job.id:
-            return {"outcome": "superseded"}
-        if run["status"] not in ACTIVE_REGISTRATION or step["status"] not in ATTEMPTABLE_STEP:
-            return {"outcome": "nothing to do", "step": step["status"], "run": run["status"]}
-        if not may_start_automatic_step(locked.batch_status):
-            await store.update_step_values(conn, step_id, {"job_id": None})
-            return {"outcome": "parked", "reason": "the batch is paused"}
-        attempt = int(step["attempts"]) + 1
-        now = utcnow()
-        started = {"attempts": attempt, "started_at": step["started_at"] or now, "next_attempt_at": None}
-        if step["status"] == StepStatus.IN_PROGRESS.value:  # an interrupted attempt: run it again
-            await store.update_step_values(conn, step_id, {"attempts": attempt})
-        else:
-            await store.set_step(conn, step, StepStatus.IN_PROGRESS, actor=actor, values=started)
-        step = {**step, **started, "status": StepStatus.IN_PROGRESS.value}
-        if run["status"] != RegistrationStatus.IN_PROGRESS.value:
-            running = {"started_at": run["started_at"] or now}
-            await store.set_run(conn, run, RegistrationStatus.IN_PROGRESS, actor=actor, values=running)
-            run = {**run, **running, "status": RegistrationStatus.IN_PROGRESS.value}
-        data = await prepare(conn, run, step) if prepare is not None else {}
+    reads = kind.reads(ctx, run_id) if kind.reads is not None else ()
+    locked, answers = yield from store.lock_run_and_step_plan(
+        ctx.job.organisation_id, run_id, step_id, reads=reads
+    )
+    run, step = locked.run, locked.step
+    if step["job_id"] != ctx.job.id:
+        return {"outcome": "superseded"}
+    if run["status"] not in ACTIVE_REGISTRATION or step["status"] not in ATTEMPTABLE_STEP:
+        return {"outcome": "nothing to do", "step": step["status"], "run": run["status"]}
+    if not may_start_automatic_step(locked.batch_status):
+        yield sql.Hold([store.step_values(step_id, {"job_id": None})])
+        return {"outcome": "parked", "reason": "the batch is paused"}
+    attempt = int(step["attempts"]) + 1
+    now = utcnow()
+    started = {"attempts": attempt, "started_at": step["started_at"] or now, "next_attempt_at": None}
+    if step["status"] == StepStatus.IN_PROGRESS.value:  # an interrupted attempt: run it again
+        moves: list[sql.Change | sql.Transition] = [store.step_values(step_id, {"attempts": attempt})]
+    else:
+        moves = [store.step_transition(step, StepStatus.IN_PROGRESS, actor=actor, values=started)]
+    step = {**step, **started, "status": StepStatus.IN_PROGRESS.value}
+    if run["status"] != RegistrationStatus.IN_PROGRESS.value:
+        running = {"started_at": run["started_at"] or now}
+        moves.append(store.run_transition(run, RegistrationStatus.IN_PROGRESS, actor=actor, values=running))
+        run = {**run, **running, "status": RegistrationStatus.IN_PROGRESS.value}
+    yield sql.Hold(moves)
+    data = kind.prepared(run, step, list(answers)) if kind.prepared is not None else {}
     return Begun(run=run, step=step, attempt=attempt, data=data)
 
 
-async def run_step(ctx: JobContext, prepare: Prepare | None, work: Work, finish: Finish) -> dict[str, Any]:
+def _end_plan(
+    ctx: JobContext, kind: StepKind, begun: Begun, result: dict[str, Any]
+) -> sql.Plan[dict[str, Any]]:
+    """Record the outcome of the work and open the next step, under the run's lock."""
+    following = next_step(begun.step["step_key"])
+    reads = kind.finish_reads(begun) if kind.finish_reads is not None else ()
+    locked, answers = yield from store.lock_run_and_step_plan(
+        None, begun.run["id"], begun.step["id"], following=following.key if following else None, reads=reads
+    )
+    run, step = locked.run, locked.step
+    if (
+        step["status"] != StepStatus.IN_PROGRESS.value
+        or step["job_id"] != ctx.job.id
+        or run["status"] not in ACTIVE_REGISTRATION
+    ):
+        return {"outcome": "discarded", "step": step["status"], "run": run["status"]}
+    fresh = Begun(run=run, step=step, attempt=begun.attempt, data=begun.data, following=locked.following)
+    return (yield from kind.finish(ctx, fresh, result, list(answers)))
+
+
+async def run_step(ctx: JobContext, kind: StepKind) -> dict[str, Any]:
     """Begin, work outside any transaction, then record the outcome and open the next step."""
-    begun = await _begin(ctx, prepare)
+    db = ctx.deps.db
+    begun = await db.write_plan(_begin_plan(ctx, kind))
     if not isinstance(begun, Begun):
         return begun
     result: dict[str, Any] | None = None
     error: Exception | None = None
     try:
-        result = await work(ctx, begun)
+        result = await kind.work(ctx, begun)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         error = exc  # classified by the retry policy below
+    if error is None and result is not None:
+        return await db.write_plan(_end_plan(ctx, kind, begun, result))
+    assert error is not None
     actor = _actor(ctx)
-    async with ctx.deps.db.write() as conn:
-        following = next_step(begun.step["step_key"])
-        locked = await store.lock_run_and_step(
-            conn, None, begun.run["id"], begun.step["id"], following=following.key if following else None
-        )
+    async with db.write() as conn:
+        locked = await store.lock_run_and_step(conn, None, begun.run["id"], begun.step["id"])
         run, step = locked.run, locked.step
         if (
             step["status"] != StepStatus.IN_PROGRESS.value
@@ -125,10 +173,6 @@ async def run_step(ctx: JobContext, prepare: Prepare | None, work: Work, finish:
             or run["status"] not in ACTIVE_REGISTRATION
         ):
             return {"outcome": "discarded", "step": step["status"], "run": run["status"]}
-        fresh = Begun(run=run, step=step, attempt=begun.attempt, data=begun.data, following=locked.following)
-        if error is None and result is not None:
-            return await finish(ctx, conn, fresh, result)
-        assert error is not None
         decision, message = await store.retry_later_or_fail(
             conn,
             run,
@@ -146,38 +190,50 @@ async def run_step(ctx: JobContext, prepare: Prepare | None, work: Work, finish:
         return {"outcome": "failed", "error": message}
 
 
-async def _complete_and_advance(
-    ctx: JobContext,
-    conn: Any,
-    begun: Begun,
-    *,
-    result: dict[str, Any],
-    restaurant: Restaurant | None = None,
-) -> dict[str, Any]:
-    """Complete the step and open the next one; ``restaurant`` is the run's restaurant as this
-    transaction just wrote it, if it did."""
+def _complete_and_advance(
+    ctx: JobContext, begun: Begun, *, result: dict[str, Any], known: flow.Known
+) -> sql.Plan[dict[str, Any]]:
+    """Complete the step and open the next one; ``known`` holds what this transaction read (and
+    wrote) of the run's restaurant and the rest, so that it is not read again."""
     actor = _actor(ctx)
-    await flow.complete_step(conn, begun.step, actor=actor, values={"result": result})
+    yield sql.Hold([flow.complete_step_transition(begun.step, actor=actor, values={"result": result})])
     following = next_step(begun.step["step_key"])
-    await flow.open_step(
-        conn,
-        begun.run["id"],
-        following.key if following else None,
-        actor=actor,
-        secrets=ctx.deps.secrets,
-        locked=begun.run,
-        step_row=begun.following,
-        restaurant=restaurant,
+    if following is not None and begun.following is not None:
+        known.steps[following.key] = begun.following
+    yield from flow.open_step_plan(
+        begun.run, following.key if following else None, actor=actor, secrets=ctx.deps.secrets, known=known
     )
     return {"outcome": "completed", **result}
 
 
+def _restaurant_read(restaurant_id: UUID) -> sql.Rows:
+    return sql.Rows(restaurants, {"id": restaurant_id})
+
+
+def _job_restaurant(ctx: JobContext) -> sql.Rows:
+    """The read of the restaurant a step job works on (its job names it, as the run does)."""
+    if ctx.job.restaurant_id is None:
+        raise PermanentError("the step job names no restaurant")
+    return _restaurant_read(ctx.job.restaurant_id)
+
+
+def _restaurant_row(run: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    row = sql.owned(rows, run["organisation_id"])
+    if row is None:
+        raise NotFound("restaurant")
+    return row
+
+
+def _changed_restaurant(
+    run: dict[str, Any], row: dict[str, Any], values: dict[str, Any]
+) -> tuple[sql.Change, Restaurant]:
+    """The update of the run's restaurant, and the restaurant as it will then be."""
+    values = {**values, "updated_at": utcnow()}
+    change = sql.Change(restaurants, values, {"id": row["id"], "organisation_id": run["organisation_id"]})
+    return change, Restaurant.from_row({**row, **values})
+
+
 # -- extraction ----------------------------------------------------------------------------------
-
-
-async def _load_restaurant(conn: Any, run: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
-    restaurant = await restaurant_store.get_restaurant(conn, run["organisation_id"], run["restaurant_id"])
-    return {"restaurant": restaurant.to_dict()}
 
 
 async def _extract(ctx: JobContext, begun: Begun) -> dict[str, Any]:
@@ -202,40 +258,55 @@ async def _extract(ctx: JobContext, begun: Begun) -> dict[str, Any]:
     return {"menu": menus.normalise_menu(wire.dump(menu)), "branding": wire.dump(branding), "source": source}
 
 
-async def _finish_extraction(
-    ctx: JobContext, conn: Any, begun: Begun, result: dict[str, Any]
-) -> dict[str, Any]:
+def _finish_extraction(
+    ctx: JobContext, begun: Begun, result: dict[str, Any], answers: list[Any]
+) -> sql.Plan[dict[str, Any]]:
+    row = _restaurant_row(begun.run, answers[0])
     if "skipped" in result:
         reason = result["skipped"]
-        await store.set_step(
-            conn,
-            begun.step,
-            StepStatus.SKIPPED,
-            actor=_actor(ctx),
-            reason=reason,
-            values={"skip_reason": reason, "completed_at": utcnow(), "job_id": None},
+        values = {"skip_reason": reason, "completed_at": utcnow(), "job_id": None}
+        skipped = store.step_transition(
+            begun.step, StepStatus.SKIPPED, actor=_actor(ctx), reason=reason, values=values
         )
-        await flow.open_step(
-            conn, begun.run["id"], "company_search", actor=_actor(ctx), secrets=ctx.deps.secrets
+        yield sql.Hold([skipped])
+        known = flow.Known(restaurant=Restaurant.from_row(row))
+        if begun.following is not None:
+            known.steps["company_search"] = begun.following
+        yield from flow.open_step_plan(
+            begun.run, "company_search", actor=_actor(ctx), secrets=ctx.deps.secrets, known=known
         )
         return {"outcome": "skipped", "reason": reason}
     menu, branding = result["menu"], result["branding"]
-    updated = await restaurant_store.update_restaurant(
-        conn, begun.run["organisation_id"], begun.run["restaurant_id"], {"menu": menu, "branding": branding}
-    )
+    change, updated = _changed_restaurant(begun.run, row, {"menu": menu, "branding": branding})
+    yield sql.Hold([change])
     summary = {
         "source": result["source"],
         "categories": len(menu["categories"]),
         "items": sum(len(c["items"]) for c in menu["categories"]),
         "logo": bool(branding.get("logo_url")),
     }
-    return await _complete_and_advance(ctx, conn, begun, result=summary, restaurant=updated)
+    return (
+        yield from _complete_and_advance(ctx, begun, result=summary, known=flow.Known(restaurant=updated))
+    )
+
+
+def _extraction_data(run: dict[str, Any], step: dict[str, Any], answers: list[Any]) -> dict[str, Any]:
+    return {"restaurant": Restaurant.from_row(_restaurant_row(run, answers[0])).to_dict()}
+
+
+EXTRACTION = StepKind(
+    reads=lambda ctx, run_id: [_job_restaurant(ctx)],
+    prepared=_extraction_data,
+    work=_extract,
+    finish_reads=lambda begun: [_restaurant_read(begun.run["restaurant_id"])],
+    finish=_finish_extraction,
+)
 
 
 @pipeline_jobs.register(flow.STEP_JOB_TYPES["extraction"], queue=flow.PIPELINE_QUEUE, timeout_seconds=300)
 async def extraction_step(ctx: JobContext) -> dict[str, Any]:
     """Pipeline step 1: extracts the menu and the branding in parallel and stores them on the restaurant."""
-    return await run_step(ctx, _load_restaurant, _extract, _finish_extraction)
+    return await run_step(ctx, EXTRACTION)
 
 
 # -- company search ------------------------------------------------------------------------------
@@ -252,29 +323,63 @@ async def _search(ctx: JobContext, begun: Begun) -> dict[str, Any]:
     found = await asyncio.gather(*calls)
     by_name = [wire.dump(hit) for hits in found[: len(names)] for hit in hits]
     by_address = [wire.dump(hit) for hits in found[len(names) :] for hit in hits]
-    return {"terms": terms, "by_name": by_name, "by_address": by_address}
+    return {"ranked": rank_candidates(terms, by_name, by_address)}
 
 
-async def _finish_search(ctx: JobContext, conn: Any, begun: Begun, result: dict[str, Any]) -> dict[str, Any]:
-    ranked = rank_candidates(result["terms"], result["by_name"], result["by_address"])
-    persisted = await actions_store.replace_candidates(conn, begun.run, ranked)
-    summary = {"candidates": len(persisted), "best_score": persisted[0]["score"] if persisted else None}
-    return await _complete_and_advance(ctx, conn, begun, result=summary)
+def _search_finish_reads(begun: Begun) -> list[sql.Statement]:
+    run = begun.run
+    params = {"run_id": run["id"], "include_removed": True}
+    reads: list[sql.Statement] = [
+        sql.Fetch("pipeline", "candidates_of_run", params, actions_store.CANDIDATE_COLUMNS)
+    ]
+    if run["batch_job_id"] is not None:
+        reads.append(sql.Rows(batches, {"id": run["batch_job_id"]}))
+    return reads
+
+
+def _finish_search(
+    ctx: JobContext, begun: Begun, result: dict[str, Any], answers: list[Any]
+) -> sql.Plan[dict[str, Any]]:
+    writes, current = actions_store.candidate_writes(begun.run, result["ranked"], answers[0])
+    yield sql.Hold(writes)
+    summary = {"candidates": len(current), "best_score": current[0]["score"] if current else None}
+    batch_rows = answers[1] if len(answers) > 1 else []
+    known = flow.Known(
+        candidates=current, batch_settings=dict(batch_rows[0]["settings"] or {}) if batch_rows else {}
+    )
+    return (yield from _complete_and_advance(ctx, begun, result=summary, known=known))
+
+
+COMPANY_SEARCH = StepKind(work=_search, finish_reads=_search_finish_reads, finish=_finish_search)
 
 
 @pipeline_jobs.register(flow.STEP_JOB_TYPES["company_search"], queue=flow.PIPELINE_QUEUE, timeout_seconds=300)
 async def company_search_step(ctx: JobContext) -> dict[str, Any]:
     """Pipeline step 2: searches the companies register by name and address and stores every candidate."""
-    return await run_step(ctx, None, _search, _finish_search)
+    return await run_step(ctx, COMPANY_SEARCH)
 
 
 # -- company details -----------------------------------------------------------------------------
 
 
-async def _load_choice(conn: Any, run: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
-    restaurant, selection, search, candidates = await flow.choice_of(conn, run)
-    override = (step["input"] or {}).get("company_number")
-    number, chosen = override, None
+def _choice_reads(ctx: JobContext, run_id: UUID) -> list[sql.Statement]:
+    """What the company details step reads when it begins: the restaurant, the company selection and
+    search steps and the run's current candidates."""
+    params = {"run_id": run_id, "include_removed": False}
+    return [
+        _job_restaurant(ctx),
+        sql.Rows(steps, store.step_key_of(run_id, "company_selection")),
+        sql.Rows(steps, store.step_key_of(run_id, "company_search")),
+        sql.Fetch("pipeline", "candidates_of_run", params, actions_store.CANDIDATE_COLUMNS),
+    ]
+
+
+def _choice(run: dict[str, Any], step: dict[str, Any], answers: list[Any]) -> dict[str, Any]:
+    """The chosen company (its number, unless the step's input names another) and what finding it
+    again needs."""
+    restaurant = _restaurant_row(run, answers[0])
+    selection, search, candidates = answers[1][0], answers[2][0], answers[3]
+    number, chosen = (step["input"] or {}).get("company_number"), None
     if number is None:
         wanted = str((selection["answer"] or {}).get("candidate_id"))
         chosen = next((c for c in candidates if str(c["id"]) == wanted), None)
@@ -325,22 +430,34 @@ async def _find_again(
     return await register.get_company(number)
 
 
-async def _finish_details(ctx: JobContext, conn: Any, begun: Begun, result: dict[str, Any]) -> dict[str, Any]:
+def _finish_details(
+    ctx: JobContext, begun: Begun, result: dict[str, Any], answers: list[Any]
+) -> sql.Plan[dict[str, Any]]:
     company = result["company"]
-    restaurant = begun.data["restaurant"]
-    current = await restaurant_store.get_restaurant(
-        conn, begun.run["organisation_id"], begun.run["restaurant_id"]
-    )
-    filled = contact_fields(current.to_dict(), company)
-    updated = await restaurant_store.update_restaurant(
-        conn, begun.run["organisation_id"], restaurant["id"], {"company": company, **filled}
-    )
+    row = _restaurant_row(begun.run, answers[0])
+    filled = contact_fields(Restaurant.from_row(row).to_dict(), company)
+    change, updated = _changed_restaurant(begun.run, row, {"company": company, **filled})
+    yield sql.Hold([change])
     summary = {
         "company_number": company["company_number"],
         "legal_name": company["legal_name"],
         "filled": sorted(filled),
     }
-    return await _complete_and_advance(ctx, conn, begun, result=summary, restaurant=updated)
+    settings = dict(answers[1][0]["settings"] or {}) if answers[1] else {}
+    known = flow.Known(restaurant=updated, organisation_settings=settings)
+    return (yield from _complete_and_advance(ctx, begun, result=summary, known=known))
+
+
+COMPANY_DETAILS = StepKind(
+    reads=_choice_reads,
+    prepared=_choice,
+    work=_details,
+    finish_reads=lambda begun: [
+        _restaurant_read(begun.run["restaurant_id"]),
+        sql.Rows(organisations, {"id": begun.run["organisation_id"]}),
+    ],
+    finish=_finish_details,
+)
 
 
 @pipeline_jobs.register(
@@ -348,44 +465,56 @@ async def _finish_details(ctx: JobContext, conn: Any, begun: Begun, result: dict
 )
 async def company_details_step(ctx: JobContext) -> dict[str, Any]:
     """Pipeline step 4: fetches the chosen company's details and fills the restaurant's contact."""
-    return await run_step(ctx, _load_choice, _details, _finish_details)
+    return await run_step(ctx, COMPANY_DETAILS)
 
 
 # -- execution -----------------------------------------------------------------------------------
 
 
-@pipeline_jobs.register(flow.STEP_JOB_TYPES["yolo_execution"], queue=flow.PIPELINE_QUEUE, timeout_seconds=60)
-async def execution_step(ctx: JobContext) -> dict[str, Any]:
-    """Pipeline step 6: stores the approved configuration (secrets sealed) and starts the 12 sub-steps."""
+def _execution_plan(ctx: JobContext) -> sql.Plan[dict[str, Any]]:
     run_id, step_id = store.step_ids_of(ctx.payload)
     actor = _actor(ctx)
     secrets = ctx.deps.secrets
+    reads: list[sql.Statement] = [
+        sql.Rows(steps, store.step_key_of(run_id, "yolo_config")),
+        sql.Fetch("runs", "steps_of_run", {"run_id": run_id}, sql.columns_of(steps)),
+    ]
+    locked, (approved_rows, rows) = yield from store.lock_run_and_step_plan(
+        ctx.job.organisation_id, run_id, step_id, reads=reads
+    )
+    run, step = locked.run, locked.step
+    if step["job_id"] != ctx.job.id:
+        return {"outcome": "superseded"}
+    if run["status"] not in ACTIVE_REGISTRATION or step["status"] != StepStatus.PENDING.value:
+        return {"outcome": "nothing to do", "step": step["status"], "run": run["status"]}
+    if not may_start_automatic_step(locked.batch_status):
+        yield sql.Hold([store.step_values(step_id, {"job_id": None})])
+        return {"outcome": "parked", "reason": "the batch is paused"}
+    try:
+        config = validate_yolo_config(secrets.open(approved_rows[0]["answer"] or {})).model_dump(mode="json")
+    except Exception as exc:  # an answer stored before a rule changed: fail the run, explained
+        return {"outcome": "invalid configuration", "error": str(exc)}
+    moves: list[sql.Change | sql.Transition] = [
+        store.run_values(run_id, {"execution_config": secrets.seal(config)})
+    ]
+    if run["status"] != RegistrationStatus.IN_PROGRESS.value:
+        running = {"started_at": run["started_at"] or utcnow()}
+        moves.append(store.run_transition(run, RegistrationStatus.IN_PROGRESS, actor=actor, values=running))
+        run = {**run, **running, "status": RegistrationStatus.IN_PROGRESS.value}
+    yield sql.Hold(moves)
+    finished = yield from store.schedule_ready_plan(run_id, config=config, actor=actor, run=run, rows=rows)
+    return {"outcome": "started", "finished": finished.value if finished else None}
+
+
+@pipeline_jobs.register(flow.STEP_JOB_TYPES["yolo_execution"], queue=flow.PIPELINE_QUEUE, timeout_seconds=60)
+async def execution_step(ctx: JobContext) -> dict[str, Any]:
+    """Pipeline step 6: stores the approved configuration (secrets sealed) and starts the 12 sub-steps."""
+    outcome = await ctx.deps.db.write_plan(_execution_plan(ctx))
+    if outcome["outcome"] != "invalid configuration":
+        return outcome
+    run_id, step_id = store.step_ids_of(ctx.payload)
     async with ctx.deps.db.write() as conn:
         locked = await store.lock_run_and_step(conn, ctx.job.organisation_id, run_id, step_id)
-        run, step = locked.run, locked.step
-        if step["job_id"] != ctx.job.id:
-            return {"outcome": "superseded"}
-        if run["status"] not in ACTIVE_REGISTRATION or step["status"] != StepStatus.PENDING.value:
-            return {"outcome": "nothing to do", "step": step["status"], "run": run["status"]}
-        if not may_start_automatic_step(locked.batch_status):
-            await store.update_step_values(conn, step_id, {"job_id": None})
-            return {"outcome": "parked", "reason": "the batch is paused"}
-        approved = await flow.step_of(conn, run_id, "yolo_config")
-        try:
-            config = validate_yolo_config(secrets.open(approved["answer"] or {})).model_dump(mode="json")
-        except Exception as exc:  # an answer stored before a rule changed: fail the run, explained
-            await flow.fail_run(
-                conn, run, step, f"the approved configuration is not valid: {exc}", actor=actor
-            )
-            return {"outcome": "failed"}
-        await store.update_run_values(conn, run_id, {"execution_config": secrets.seal(config)})
-        if run["status"] != RegistrationStatus.IN_PROGRESS.value:
-            await store.set_run(
-                conn,
-                run,
-                RegistrationStatus.IN_PROGRESS,
-                actor=actor,
-                values={"started_at": run["started_at"] or utcnow()},
-            )
-        finished = await store.schedule_ready(conn, run_id, config=config, actor=actor)
-    return {"outcome": "started", "finished": finished.value if finished else None}
+        message = f"the approved configuration is not valid: {outcome['error']}"
+        await flow.fail_run(conn, locked.run, locked.step, message, actor=_actor(ctx))
+    return {"outcome": "failed"}
