@@ -126,6 +126,18 @@ def _begin_plan(ctx: JobContext, kind: StepKind) -> sql.Plan[Begun | dict[str, A
     return Begun(run=run, step=step, attempt=attempt, data=data)
 
 
+def _discarded(ctx: JobContext, run: dict[str, Any], step: dict[str, Any]) -> dict[str, Any] | None:
+    """Why this job's outcome is no longer wanted (the step moved on, another job took it over, the
+    run ended), or None while it is."""
+    if (
+        step["status"] != StepStatus.IN_PROGRESS.value
+        or step["job_id"] != ctx.job.id
+        or run["status"] not in ACTIVE_REGISTRATION
+    ):
+        return {"outcome": "discarded", "step": step["status"], "run": run["status"]}
+    return None
+
+
 def _end_plan(
     ctx: JobContext, kind: StepKind, begun: Begun, result: dict[str, Any]
 ) -> sql.Plan[dict[str, Any]]:
@@ -136,12 +148,8 @@ def _end_plan(
         None, begun.run["id"], begun.step["id"], following=following.key if following else None, reads=reads
     )
     run, step = locked.run, locked.step
-    if (
-        step["status"] != StepStatus.IN_PROGRESS.value
-        or step["job_id"] != ctx.job.id
-        or run["status"] not in ACTIVE_REGISTRATION
-    ):
-        return {"outcome": "discarded", "step": step["status"], "run": run["status"]}
+    if (discarded := _discarded(ctx, run, step)) is not None:
+        return discarded
     fresh = Begun(run=run, step=step, attempt=begun.attempt, data=begun.data, following=locked.following)
     return (yield from kind.finish(ctx, fresh, result, list(answers)))
 
@@ -167,12 +175,8 @@ async def run_step(ctx: JobContext, kind: StepKind) -> dict[str, Any]:
     async with db.write() as conn:
         locked = await store.lock_run_and_step(conn, None, begun.run["id"], begun.step["id"])
         run, step = locked.run, locked.step
-        if (
-            step["status"] != StepStatus.IN_PROGRESS.value
-            or step["job_id"] != ctx.job.id
-            or run["status"] not in ACTIVE_REGISTRATION
-        ):
-            return {"outcome": "discarded", "step": step["status"], "run": run["status"]}
+        if (discarded := _discarded(ctx, run, step)) is not None:
+            return discarded
         decision, message = await store.retry_later_or_fail(
             conn,
             run,
