@@ -124,33 +124,23 @@ async def test_a_start_finds_the_active_run_and_refuses_another_organisations_re
 ) -> None:
     config = _config({})
     restaurant_id = await _restaurant(services, tenant, "Once")
-    first = await registrations.start_single_run(
-        services.db,
-        organisation_id=tenant.principal.organisation_id,
-        restaurant_id=restaurant_id,
-        execution_config=config,
-        config=config,
-        created_by=None,
-        actor="test",
-    )
-    again = await registrations.start_single_run(
-        services.db,
-        organisation_id=tenant.principal.organisation_id,
-        restaurant_id=restaurant_id,
-        execution_config=config,
-        config=config,
-        created_by=None,
-        actor="test",
-    )
+    first = await _start(services, tenant.principal.organisation_id, restaurant_id, config)
+    again = await _start(services, tenant.principal.organisation_id, restaurant_id, config)
     assert again == (first[0], False)
     other = await make_tenant(services, "Other Org")
     with pytest.raises(NotFound):
-        await registrations.start_single_run(
-            services.db,
-            organisation_id=other.principal.organisation_id,
-            restaurant_id=restaurant_id,
-            execution_config=config,
-            config=config,
-            created_by=None,
-            actor="test",
-        )
+        await _start(services, other.principal.organisation_id, restaurant_id, config)
+
+
+async def _start(
+    services: Services, organisation_id: UUID, restaurant_id: UUID, config: dict[str, Any]
+) -> tuple[UUID, bool]:
+    return await registrations.start_single_run(
+        services.db,
+        organisation_id=organisation_id,
+        restaurant_id=restaurant_id,
+        execution_config=config,
+        config=config,
+        created_by=None,
+        actor="test",
+    )

@@ -320,8 +320,8 @@ def on_run_finished_plan(run: Mapping[str, Any], *, actor: str) -> driver_sql.Pl
     if batch_id is None:
         return
     params = {"batch_id": batch_id, "run_id": run["id"]}
-    active = yield driver_sql.Fetch("runs", "active_runs_of_batch_besides", params)
-    if int(active[0]["active"]) == 0:
+    others = yield driver_sql.Fetch("runs", "run_counts_of_batch_besides", params)
+    if not any(row["status"] in ACTIVE_REGISTRATION for row in others):
         yield from close_if_done_plan(batch_id, actor=actor)
 
 

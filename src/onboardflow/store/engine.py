@@ -127,9 +127,7 @@ class Database:
         """A connection in a write transaction, committed when the block ends without error."""
         pending: set[str] | None = None
         with translate_errors():
-            async with self._writer.connect() as conn:
-                lock = self._writer_lock
-                held = lock is not None and await lock.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000)
+            async with self._writer_connection() as conn:
                 try:
                     async with conn.begin():
                         try:
@@ -137,13 +135,20 @@ class Database:
                         finally:
                             pending = conn.info.pop(NOTIFY_KEY, None)
                 finally:
-                    try:
-                        await end_own_transaction(conn)
-                    finally:
-                        if held and lock is not None:
-                            lock.release()
-        if pending:
-            self.wakeups.publish(pending)
+                    await end_own_transaction(conn)
+        self._publish(pending)
+
+    @asynccontextmanager
+    async def _writer_connection(self) -> AsyncIterator[AsyncConnection]:
+        """The writer's connection, with SQLite's cross-process writer lock held while it is out."""
+        async with self._writer.connect() as conn:
+            lock = self._writer_lock
+            held = lock is not None and await lock.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000)
+            try:
+                yield conn
+            finally:
+                if held and lock is not None:
+                    lock.release()
 
     async def write_on_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """SQLite: run ``work`` in a write transaction on the writer connection's own thread, from
@@ -154,14 +159,8 @@ class Database:
         if self.dialect != "sqlite":
             raise RuntimeError("write_on_thread is for SQLite only")
         with translate_errors():
-            async with self._writer.connect() as conn:
-                lock = self._writer_lock
-                held = lock is not None and await lock.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000)
-                try:
-                    return await in_transaction_on_thread(conn, work)
-                finally:
-                    if held and lock is not None:
-                        lock.release()
+            async with self._writer_connection() as conn:
+                return await in_transaction_on_thread(conn, work)
 
     async def write_plan(self, plan: Plan[T]) -> T:
         """Run a ``driver_sql`` plan in a write transaction of its own: on SQLite in one hand-over to
@@ -170,12 +169,12 @@ class Database:
         if self.is_sqlite:
             wakes: set[str] = set()
             done = await self.write_on_thread(lambda connection: carry_out_on_thread(connection, plan, wakes))
-            self.publish_wakeups(wakes)
+            self._publish(wakes)
             return done
         async with self.write() as conn:
             return await carry_out(conn, plan, then_commit=True)
 
-    def publish_wakeups(self, names: set[str]) -> None:
+    def _publish(self, names: set[str] | None) -> None:
         """Wake the workers of these queues (a committed transaction's ``request_wakeup``s)."""
         if names:
             self.wakeups.publish(names)

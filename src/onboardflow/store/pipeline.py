@@ -33,7 +33,7 @@ from onboardflow.store import driver_sql
 from onboardflow.store import registrations as runs_store
 from onboardflow.store.actions import CANDIDATE_COLUMNS
 from onboardflow.store.batches import get_batch, on_run_finished, reopen_batch
-from onboardflow.store.queue import enqueue_many, job_row
+from onboardflow.store.queue import enqueue_many, job_insert, job_row
 from onboardflow.store.secrets import SecretBox
 from onboardflow.store.tables import organisations
 from onboardflow.store.tables import registration_batch_jobs as batch_table
@@ -71,14 +71,10 @@ def public_candidate(candidate: Mapping[str, Any]) -> dict[str, Any]:
 
 async def step_of(conn: AsyncConnection, run_id: UUID, key: str) -> dict[str, Any]:
     """The pipeline step ``key`` of a run."""
-    rows = await driver_sql.select_where(conn, steps, _step_key(run_id, key))
+    rows = await driver_sql.select_where(conn, steps, runs_store.step_key_of(run_id, key))
     if not rows:
         raise LookupError(f"run {run_id} has no step {key}")
     return rows[0]
-
-
-def _step_key(run_id: UUID, key: str) -> dict[str, Any]:
-    return {"registration_job_id": run_id, "step_key": key, "parent_step_id": None}
 
 
 def _generation(step: Mapping[str, Any]) -> int:
@@ -110,17 +106,7 @@ def enqueue_step_plan(
     names the step's attempt and the caller holds the run's lock, so a duplicate fails the
     transaction (``Conflict``) rather than being ignored."""
     row = job_row(_step_job(run, step, run_at), utcnow())
-    params = {
-        **row,
-        "input_payload": driver_sql.Json(row["input_payload"]),
-        "metadata": driver_sql.Json(row["metadata"]),
-    }
-    yield driver_sql.Hold(
-        [
-            driver_sql.Write("sub_steps", "insert_job", params),
-            runs_store.step_values(step["id"], {"job_id": row["id"]}),
-        ]
-    )
+    yield driver_sql.Hold([job_insert(row), runs_store.step_values(step["id"], {"job_id": row["id"]})])
     yield driver_sql.Wake(row["queue"])
     return UUID(str(row["id"]))
 
@@ -337,7 +323,7 @@ def open_step_plan(
         restaurant = yield from _restaurant_of(run, known)
         if known.organisation_settings is None:
             rows = yield driver_sql.Rows(organisations, {"id": run["organisation_id"]})
-            known.organisation_settings = dict(rows[0]["settings"] or {})
+            known.organisation_settings = settings_of(rows)
         defaults = secrets.open(known.organisation_settings).get("yolo_defaults") or {}
         prefilled = prefill_yolo_config(restaurant.to_dict(), defaults if isinstance(defaults, dict) else {})
         yield from wait_for_answer_plan(run, step, needs={"prefilled": secrets.seal(prefilled)}, actor=actor)
@@ -359,6 +345,11 @@ def _batch_settings(run: Mapping[str, Any]) -> driver_sql.Plan[dict[str, Any]]:
     if run["batch_job_id"] is None:
         return {}
     rows = yield driver_sql.Rows(batch_table, {"id": run["batch_job_id"]})
+    return settings_of(rows)
+
+
+def settings_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The settings of the batch or organisation row read (none when there is no row)."""
     return dict(rows[0]["settings"] or {}) if rows else {}
 
 

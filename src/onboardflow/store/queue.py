@@ -37,21 +37,6 @@ from onboardflow.store.tables import ACTIVE_JOB_STATES, jobs, maintenance_leader
 from onboardflow.store.types import UTCDateTime, utcnow
 
 UNIQUE_WHERE = sa.text("unique_key IS NOT NULL AND status IN ('pending', 'queued', 'in_progress')")
-_CLAIM_COLUMNS = (
-    jobs.c.id,
-    jobs.c.job_type,
-    jobs.c.queue,
-    jobs.c.priority,
-    jobs.c.input_payload,
-    jobs.c.attempts,
-    jobs.c.max_retries,
-    jobs.c.timeout_seconds,
-    jobs.c.organisation_id,
-    jobs.c.restaurant_id,
-    jobs.c.parent_job_id,
-    jobs.c.metadata,
-    jobs.c.run_at,
-)
 
 
 def _typed(name: str, *times: str) -> sa.TextClause:
@@ -99,6 +84,17 @@ def job_row(spec: JobSpec, now: datetime) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
+
+
+def job_insert(row: Mapping[str, Any]) -> driver_sql.Write:
+    """The insert of one job row built by ``job_row``, as a statement of a ``driver_sql`` plan (a
+    duplicate unique key fails the transaction: ``sub_steps.insert_job``)."""
+    params = {
+        **row,
+        "input_payload": driver_sql.Json(row["input_payload"]),
+        "metadata": driver_sql.Json(row["metadata"]),
+    }
+    return driver_sql.Write("sub_steps", "insert_job", params)
 
 
 def _insert(conn: AsyncConnection) -> Any:
@@ -202,11 +198,9 @@ async def claim(
     the server in one round trip, so a limited queue's row is locked only while the server runs
     them, never while this process's event loop is busy with other work.
     """
-    now = now or utcnow()
-    lease_until = now + timedelta(seconds=lease_seconds)
-    params = {"now": now, "lease_until": lease_until, "worker": worker_id, "limit": limit}
     if limit <= 0:
         return Claim(jobs=[], full=frozenset())
+    params = _claim_params(worker_id, limit, lease_seconds, now)
     if conn.dialect.name == "postgresql":
         return await _claim_postgresql(conn, params, dict(limited or {}))
     return await driver_sql.carry_out(conn, _claim_plan_sqlite(params, dict(limited or {})))
@@ -224,19 +218,23 @@ async def claim_in(
     """``claim`` in a write transaction of its own; on SQLite in one hand-over to the writer's
     thread (``Database.write_on_thread``), so the database is locked only while the claim runs."""
     if db.is_sqlite and limit > 0:
-        now = now or utcnow()
-        params = {
-            "now": now,
-            "lease_until": now + timedelta(seconds=lease_seconds),
-            "worker": worker_id,
-            "limit": limit,
-        }
-        plan = _claim_plan_sqlite(params, dict(limited or {}))
+        plan = _claim_plan_sqlite(_claim_params(worker_id, limit, lease_seconds, now), dict(limited or {}))
         return await db.write_on_thread(lambda connection: driver_sql.carry_out_on_thread(connection, plan))
     async with db.write() as conn:
         return await claim(
             conn, worker_id=worker_id, limit=limit, lease_seconds=lease_seconds, limited=limited, now=now
         )
+
+
+def _claim_params(worker_id: str, limit: int, lease_seconds: float, now: datetime | None) -> dict[str, Any]:
+    """The parameters every claim statement takes."""
+    now = now or utcnow()
+    return {
+        "now": now,
+        "lease_until": now + timedelta(seconds=lease_seconds),
+        "worker": worker_id,
+        "limit": limit,
+    }
 
 
 def _claim_plan_sqlite(params: Mapping[str, Any], limited: Mapping[str, int]) -> driver_sql.Plan[Claim]:

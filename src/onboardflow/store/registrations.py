@@ -37,7 +37,7 @@ from onboardflow.store.batches import on_run_finished_plan
 from onboardflow.store.engine import Database
 from onboardflow.store.events import event_row, record_events
 from onboardflow.store.paging import Page, fetch_page
-from onboardflow.store.queue import enqueue_many, job_row
+from onboardflow.store.queue import enqueue_many, job_insert, job_row
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as runs
 from onboardflow.store.tables import registration_logs
@@ -152,10 +152,7 @@ async def start_single_run(
         actor=actor,
         now=utcnow(),
     )
-    run_id, created = await db.write_plan(plan)
-    if created:
-        db.publish_wakeups({PUMPD_QUEUE})
-    return run_id, created
+    return await db.write_plan(plan)
 
 
 def _start_plan(
@@ -168,17 +165,18 @@ def _start_plan(
     actor: str,
     now: datetime,
 ) -> driver_sql.Plan[tuple[UUID, bool]]:
-    owner, active = yield [
+    owner, single_runs = yield [
         driver_sql.Fetch("runs", "owner_of_restaurant", {"restaurant_id": restaurant_id}, _RESTAURANT_OWNER),
         driver_sql.Fetch(
             "runs",
-            "active_single_run",
+            "single_runs_of_restaurant",
             {"restaurant_id": restaurant_id, "organisation_id": organisation_id},
             _RUN_ID,
         ),
     ]
     if not owner or owner[0]["organisation_id"] != organisation_id:
         raise NotFound("restaurant")
+    active = [row for row in single_runs if row["status"] in ACTIVE_REGISTRATION]
     if active:
         return active[0]["id"], False
     run_id = uuid4()
@@ -218,17 +216,9 @@ def _start_plan(
             event("step", sub_steps[key]["id"], "pending", "skipped", reason=reason, data={"step_key": key})
         )
     for key in turn.start:
-        spec = step_job_spec(
-            run, sub_steps[key], job_type=SUB_STEP_JOB, queue=PUMPD_QUEUE, max_retries=SUB_STEP_MAX_RETRIES
-        )
-        row = job_row(spec, now)
+        row = job_row(sub_step_job_spec(run, sub_steps[key]), now)
         sub_steps[key]["job_id"] = row["id"]
-        params = {
-            **row,
-            "input_payload": driver_sql.Json(row["input_payload"]),
-            "metadata": driver_sql.Json(row["metadata"]),
-        }
-        jobs.append(driver_sql.Write("sub_steps", "insert_job", params))
+        jobs.append(job_insert(row))
     check_transition("step", StepStatus.PENDING, StepStatus.IN_PROGRESS)
     check_transition("registration_job", RegistrationStatus.PENDING, RegistrationStatus.IN_PROGRESS)
     events += [
@@ -262,6 +252,8 @@ def _start_plan(
         *jobs,
         *events,
     ]
+    if jobs:
+        yield driver_sql.Wake(PUMPD_QUEUE)
     return run_id, True
 
 
@@ -708,6 +700,15 @@ def step_job_spec(
     )
 
 
+def sub_step_job_spec(
+    run: Mapping[str, Any], step: Mapping[str, Any], *, run_at: datetime | None = None
+) -> JobSpec:
+    """The queue job that runs one attempt of a Yolo Mode sub-step (on the Pumpd queue)."""
+    return step_job_spec(
+        run, step, job_type=SUB_STEP_JOB, queue=PUMPD_QUEUE, max_retries=SUB_STEP_MAX_RETRIES, run_at=run_at
+    )
+
+
 async def enqueue_sub_steps(
     conn: AsyncConnection,
     run: Mapping[str, Any],
@@ -719,17 +720,7 @@ async def enqueue_sub_steps(
     for any number of them)."""
     if not sub_steps:
         return []
-    specs = [
-        step_job_spec(
-            run,
-            sub_step,
-            job_type=SUB_STEP_JOB,
-            queue=PUMPD_QUEUE,
-            max_retries=SUB_STEP_MAX_RETRIES,
-            run_at=run_at,
-        )
-        for sub_step in sub_steps
-    ]
+    specs = [sub_step_job_spec(run, sub_step, run_at=run_at) for sub_step in sub_steps]
     queued = [job.id for job in await enqueue_many(conn, specs)]
     await point_steps_at_jobs(conn, [s["id"] for s in sub_steps], queued)
     return queued
@@ -827,11 +818,8 @@ def schedule_ready_plan(
         )
         by_key[key]["status"] = StepStatus.SKIPPED.value
     for key in plan.start:
-        spec = step_job_spec(
-            run, by_key[key], job_type=SUB_STEP_JOB, queue=PUMPD_QUEUE, max_retries=SUB_STEP_MAX_RETRIES
-        )
-        row = job_row(spec, now)
-        writes += [_job_insert(row), step_values(by_key[key]["id"], {"job_id": row["id"]})]
+        row = job_row(sub_step_job_spec(run, by_key[key]), now)
+        writes += [job_insert(row), step_values(by_key[key]["id"], {"job_id": row["id"]})]
     yield driver_sql.Hold(writes)
     if plan.start:
         yield driver_sql.Wake(PUMPD_QUEUE)
@@ -854,16 +842,6 @@ def schedule_ready_plan(
         yield driver_sql.Hold(moves)
         return None
     return (yield from finish_run_plan(run, execution, sub_steps, plan.outcome, actor=actor))
-
-
-def _job_insert(row: Mapping[str, Any]) -> driver_sql.Write:
-    """The insert of one job row built by ``queue.job_row``, in a plan."""
-    params = {
-        **row,
-        "input_payload": driver_sql.Json(row["input_payload"]),
-        "metadata": driver_sql.Json(row["metadata"]),
-    }
-    return driver_sql.Write("sub_steps", "insert_job", params)
 
 
 _STEP_COLUMNS = driver_sql.columns_of(steps)

@@ -11,7 +11,7 @@ that commit hands the Pumpd slot to the queue's next sub-step, that sub-step's a
 same statement (``Ended.next_attempt``), so a handed-over sub-step starts with no transaction of its
 own; so does the one claimed to wait for the slot (``Ended.waiting_job``). On SQLite both are
 ``driver_sql`` plans run in one hand-over to the writer's thread (``start_attempt_in``,
-``end_attempt_in``), and a handed-over sub-step begins in the ending transaction too. The rare turns
+``end_attempt``), and a handed-over sub-step begins in the ending transaction too. The rare turns
 of a run (a skip, its end, a retry of a failed run) go through ``registrations.schedule_ready`` and
 friends, which hold every rule of those turns.
 
@@ -29,7 +29,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onboardflow.domain.jobs import ClaimedJob, JobSpec
+from onboardflow.domain.jobs import ClaimedJob
 from onboardflow.domain.retry import RetryPolicy, decide_retry
 from onboardflow.domain.statuses import (
     ACTIVE_REGISTRATION,
@@ -49,18 +49,17 @@ from onboardflow.store.queue import (
     completion_writes,
     hand_over_params,
     hand_over_plan_sqlite,
+    job_insert,
     job_row,
     request_wakeup,
 )
 from onboardflow.store.registrations import (
-    PUMPD_QUEUE,
     SUB_STEP_JOB,
-    SUB_STEP_MAX_RETRIES,
     planning_statuses,
     schedule_ready,
     schedule_ready_plan,
     step_ids_of,
-    step_job_spec,
+    sub_step_job_spec,
 )
 from onboardflow.store.tables import registration_job_steps, registration_jobs, restaurants
 
@@ -272,7 +271,7 @@ async def start_attempt_in(
 # -- the end of an attempt -----------------------------------------------------------------------
 
 
-async def end_attempt(
+async def _end_attempt_postgresql(
     conn: AsyncConnection,
     attempt: Attempt,
     *,
@@ -287,33 +286,7 @@ async def end_attempt(
     hand_over_terms: HandOverTerms | None = None,
     successor: UUID | None = None,
 ) -> Ended:
-    """Record the call and how the attempt ended, start what became ready, and complete ``job``.
-
-    The outcome is ``completed`` (result kept on the sub-step, Pumpd ids on the run and the restaurant),
-    ``retrying`` (the next attempt queued at the back-off time), ``failed`` (no retries left or a
-    permanent error; the caller fails the job) or ``discarded`` when the sub-step was cancelled or
-    re-queued meanwhile. The queue job is completed here, in the same transaction, for the first two;
-    with ``hand_over_terms`` its Pumpd slot then passes on (``queue.hand_over``): to ``successor``,
-    the job that waited for it and that the worker started when this attempt's call was over, or to
-    the queue's next due job, claimed for the same worker; and when the queue is full, the job after
-    that is claimed to wait for the slot. The attempts of the jobs claimed begin in the same
-    transaction (on PostgreSQL when nothing else holds their run or sub-step).
-    """
-    if conn.dialect.name != "postgresql":
-        plan = _end_plan_sqlite(
-            attempt,
-            job=job,
-            call=call,
-            result=result,
-            error=error,
-            config=config,
-            worker_id=worker_id,
-            now=now,
-            rng=rng,
-            hand_over_terms=hand_over_terms,
-            successor=successor,
-        )
-        return await sql.carry_out(conn, plan)
+    """``end_attempt`` on PostgreSQL, in the caller's write transaction."""
     run, sub_steps = await _lock_run(conn, attempt.run_id)
     decided = _decide_end(
         attempt, run, sub_steps, job=job, result=result, error=error, config=config, now=now, rng=rng
@@ -400,7 +373,7 @@ def _record(
     )
 
 
-async def end_attempt_in(
+async def end_attempt(
     db: Database,
     attempt: Attempt,
     *,
@@ -415,9 +388,21 @@ async def end_attempt_in(
     hand_over_terms: HandOverTerms | None = None,
     successor: UUID | None = None,
 ) -> Ended:
-    """``end_attempt`` in a write transaction of its own; on SQLite in one hand-over to the
-    writer's thread (``Database.write_plan``), so the database is locked only while its statements
-    run."""
+    """Record the call and how the attempt ended, start what became ready, and complete ``job``.
+
+    The outcome is ``completed`` (result kept on the sub-step, Pumpd ids on the run and the restaurant),
+    ``retrying`` (the next attempt queued at the back-off time), ``failed`` (no retries left or a
+    permanent error; the caller fails the job) or ``discarded`` when the sub-step was cancelled or
+    re-queued meanwhile. The queue job is completed here, in the same transaction, for the first two;
+    with ``hand_over_terms`` its Pumpd slot then passes on (``queue.hand_over``): to ``successor``,
+    the job that waited for it and that the worker started when this attempt's call was over, or to
+    the queue's next due job, claimed for the same worker; and when the queue is full, the job after
+    that is claimed to wait for the slot. The attempts of the jobs claimed begin in the same
+    transaction (on PostgreSQL when nothing else holds their run or sub-step).
+
+    One write transaction of its own: on SQLite a plan in one hand-over to the writer's thread
+    (``Database.write_plan``), so the database is locked only while its statements run.
+    """
     if db.is_sqlite:
         plan = _end_plan_sqlite(
             attempt,
@@ -434,7 +419,7 @@ async def end_attempt_in(
         )
         return await db.write_plan(plan)
     async with db.write() as conn:
-        return await end_attempt(
+        return await _end_attempt_postgresql(
             conn,
             attempt,
             job=job,
@@ -652,7 +637,7 @@ def _change(
             outcome={"outcome": "failed", "error": message},
         )
     retry_job = job_row(
-        _sub_step_spec(run, {**step, "attempts": attempt.number}, run_at=decision.run_at), now
+        sub_step_job_spec(run, {**step, "attempts": attempt.number}, run_at=decision.run_at), now
     )
     values.update(
         completed_at=None,
@@ -686,7 +671,7 @@ def _ready_jobs(
     if plan.skip or plan.outcome is not None:
         return None
     by_key = {str(s["step_key"]): s for s in sub_steps}
-    return [(job_row(_sub_step_spec(run, by_key[key]), now), by_key[key]["id"]) for key in plan.start]
+    return [(job_row(sub_step_job_spec(run, by_key[key]), now), by_key[key]["id"]) for key in plan.start]
 
 
 def _phase_after(run: Mapping[str, Any], sub_steps: Sequence[Mapping[str, Any]]) -> str | None:
@@ -786,7 +771,7 @@ def _record_steps_sqlite(record: _Record) -> tuple[list[sql.Fetch | sql.Write], 
         sql.Write("sub_steps", "insert_call", _call_row(attempt, record.call, now))
     ]
     if change.retry_job is not None:
-        steps.append(_job_insert(change.retry_job))
+        steps.append(job_insert(change.retry_job))
     ended_at = len(steps)
     values = {**change.values, "status": change.target.value, "step_id": attempt.step_id}
     steps += [
@@ -804,7 +789,7 @@ def _record_steps_sqlite(record: _Record) -> tuple[list[sql.Fetch | sql.Write], 
         owner = {"restaurant_id": attempt.restaurant_id, "organisation_id": attempt.organisation_id}
         steps.append(sql.Write("sub_steps", "restaurant_pumpd_ids", {**ids, "now": now, **owner}))
     for step_id, job_id in record.pointers:
-        steps.append(_job_insert(next(j for j in record.jobs if j["id"] == job_id)))
+        steps.append(job_insert(next(j for j in record.jobs if j["id"] == job_id)))
         params = {"job_id": job_id, "now": now, "step_id": step_id}
         steps.append(sql.Write("sub_steps", "point_sub_step_at_job", params))
     if record.complete:
@@ -866,18 +851,3 @@ def _call_row(attempt: Attempt, call: Call, now: datetime) -> dict[str, Any]:
         "duration_ms": call.duration_ms,
         "now": now,
     }
-
-
-def _sub_step_spec(
-    run: Mapping[str, Any], step: Mapping[str, Any], *, run_at: datetime | None = None
-) -> JobSpec:
-    return step_job_spec(
-        run, step, job_type=SUB_STEP_JOB, queue=PUMPD_QUEUE, max_retries=SUB_STEP_MAX_RETRIES, run_at=run_at
-    )
-
-
-def _job_insert(row: Mapping[str, Any]) -> sql.Write:
-    """The insert of one job row built by ``queue.job_row`` (SQLite; PostgreSQL inserts them in its
-    one statement)."""
-    params = {**row, "input_payload": Json(row["input_payload"]), "metadata": Json(row["metadata"])}
-    return sql.Write("sub_steps", "insert_job", params)

@@ -348,9 +348,7 @@ def _finish_search(
     yield sql.Hold(writes)
     summary = {"candidates": len(current), "best_score": current[0]["score"] if current else None}
     batch_rows = answers[1] if len(answers) > 1 else []
-    known = flow.Known(
-        candidates=current, batch_settings=dict(batch_rows[0]["settings"] or {}) if batch_rows else {}
-    )
+    known = flow.Known(candidates=current, batch_settings=flow.settings_of(batch_rows))
     return (yield from _complete_and_advance(ctx, begun, result=summary, known=known))
 
 
@@ -447,8 +445,7 @@ def _finish_details(
         "legal_name": company["legal_name"],
         "filled": sorted(filled),
     }
-    settings = dict(answers[1][0]["settings"] or {}) if answers[1] else {}
-    known = flow.Known(restaurant=updated, organisation_settings=settings)
+    known = flow.Known(restaurant=updated, organisation_settings=flow.settings_of(answers[1]))
     return (yield from _complete_and_advance(ctx, begun, result=summary, known=known))
 
 

@@ -108,7 +108,7 @@ async def run_sub_step(ctx: JobContext) -> dict[str, Any]:
 
     # The call is over: a job waiting for this job's Pumpd slot starts now, while this one records.
     successor = await ctx.free_slot()
-    ended = await attempts.end_attempt_in(
+    ended = await attempts.end_attempt(
         deps.db,
         begun,
         job=ctx.job,

@@ -3,12 +3,11 @@
 -- ``sub_steps.begin_attempt_postgresql``).
 SELECT organisation_id FROM restaurants WHERE id = :restaurant_id;
 
--- name: active_single_run
--- The id of the active single-restaurant run of restaurant :restaurant_id, if there is one (the
--- statuses of ``domain.statuses.ACTIVE_REGISTRATION``, as the unique index that allows one has them).
-SELECT id FROM registration_jobs
-WHERE restaurant_id = :restaurant_id AND organisation_id = :organisation_id AND batch_job_id IS NULL
-  AND status IN ('pending', 'in_progress', 'action_required');
+-- name: single_runs_of_restaurant
+-- The single-restaurant runs of restaurant :restaurant_id (id and status; which are active is the
+-- domain's rule, ``ACTIVE_REGISTRATION``).
+SELECT id, status FROM registration_jobs
+WHERE restaurant_id = :restaurant_id AND organisation_id = :organisation_id AND batch_job_id IS NULL;
 
 -- name: insert_run
 -- One new registration job.
@@ -33,10 +32,10 @@ VALUES (:id, :organisation_id, :registration_job_id, :parent_step_id, :step_key,
 SELECT * FROM registration_job_steps WHERE registration_job_id = :run_id
 ORDER BY parent_step_id IS NOT NULL, step_number;
 
--- name: active_runs_of_batch_besides
--- How many registration jobs of batch :batch_id other than :run_id are still active.
-SELECT count(*) AS active FROM registration_jobs
-WHERE batch_job_id = :batch_id AND id <> :run_id AND status IN ('pending', 'in_progress', 'action_required');
+-- name: run_counts_of_batch_besides
+-- The registration jobs of batch :batch_id other than :run_id, per status.
+SELECT status, count(*) AS n FROM registration_jobs
+WHERE batch_job_id = :batch_id AND id <> :run_id GROUP BY status;
 
 -- name: lock_batch_postgresql
 -- A batch, locked for the rest of the transaction (``batches.lock_batch``: FOR NO KEY UPDATE, as a
