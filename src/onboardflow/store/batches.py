@@ -21,7 +21,7 @@ from onboardflow.store.tables import registration_batch_jobs as batches
 from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as runs
 from onboardflow.store.tables import restaurants
-from onboardflow.store.transitions import apply_transition, transition
+from onboardflow.store.transitions import apply, transition
 from onboardflow.store.types import utcnow
 
 
@@ -112,7 +112,7 @@ def batch_transition(
     values: Mapping[str, Any] | None = None,
     reason: str | None = None,
 ) -> driver_sql.Transition:
-    """``set_batch`` as a strict statement of a plan."""
+    """A batch's move to ``target``: strict in a plan, a compare-and-set through ``set_batch``."""
     return transition(
         batches,
         "batch",
@@ -137,19 +137,7 @@ async def set_batch(
     reason: str | None = None,
 ) -> bool:
     """Move a batch to ``target`` (checked, compare-and-set, with an event)."""
-    return await apply_transition(
-        conn,
-        batches,
-        "batch",
-        row_id=batch["id"],
-        organisation_id=batch["organisation_id"],
-        current=batch["status"],
-        target=target.value,
-        actor=actor,
-        values=values,
-        reason=reason,
-        batch_job_id=batch["id"],
-    )
+    return await apply(conn, batch_transition(batch, target, actor=actor, values=values, reason=reason))
 
 
 async def run_counts(conn: AsyncConnection, batch_ids: Sequence[UUID]) -> dict[UUID, dict[str, int]]:

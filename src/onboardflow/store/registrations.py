@@ -42,7 +42,7 @@ from onboardflow.store.tables import registration_job_steps as steps
 from onboardflow.store.tables import registration_jobs as runs
 from onboardflow.store.tables import registration_logs
 from onboardflow.store.tables import restaurants as restaurants_table
-from onboardflow.store.transitions import apply_transition, transition
+from onboardflow.store.transitions import apply, transition
 from onboardflow.store.types import utcnow
 
 SUB_STEP_JOB = "registration.sub_step"
@@ -477,20 +477,7 @@ async def set_step(
     reason: str | None = None,
 ) -> bool:
     """Move a step or sub-step row to ``target`` (checked, compare-and-set, with an event)."""
-    return await apply_transition(
-        conn,
-        steps,
-        "step",
-        row_id=step["id"],
-        organisation_id=step["organisation_id"],
-        current=step["status"],
-        target=target.value,
-        actor=actor,
-        values=values,
-        reason=reason,
-        data={"step_key": step["step_key"]},
-        registration_job_id=step["registration_job_id"],
-    )
+    return await apply(conn, step_transition(step, target, actor=actor, values=values, reason=reason))
 
 
 async def set_run(
@@ -503,20 +490,7 @@ async def set_run(
     reason: str | None = None,
 ) -> bool:
     """Move a run to ``target`` (checked, compare-and-set, with an event)."""
-    return await apply_transition(
-        conn,
-        runs,
-        "registration_job",
-        row_id=run["id"],
-        organisation_id=run["organisation_id"],
-        current=run["status"],
-        target=target.value,
-        actor=actor,
-        values=values,
-        reason=reason,
-        batch_job_id=run["batch_job_id"],
-        registration_job_id=run["id"],
-    )
+    return await apply(conn, run_transition(run, target, actor=actor, values=values, reason=reason))
 
 
 def step_transition(
@@ -527,7 +501,8 @@ def step_transition(
     values: Mapping[str, Any] | None = None,
     reason: str | None = None,
 ) -> driver_sql.Transition:
-    """``set_step`` as a strict statement of a plan (it may be held, ``driver_sql.Hold``)."""
+    """A step or sub-step row's move to ``target``: strict in a plan (it may be held,
+    ``driver_sql.Hold``), a compare-and-set through ``set_step``."""
     return transition(
         steps,
         "step",
@@ -551,7 +526,8 @@ def run_transition(
     values: Mapping[str, Any] | None = None,
     reason: str | None = None,
 ) -> driver_sql.Transition:
-    """``set_run`` as a strict statement of a plan (it may be held, ``driver_sql.Hold``)."""
+    """A run's move to ``target``: strict in a plan (it may be held, ``driver_sql.Hold``), a
+    compare-and-set through ``set_run``."""
     return transition(
         runs,
         "registration_job",

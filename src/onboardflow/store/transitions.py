@@ -16,44 +16,12 @@ from onboardflow.store.tables import events
 from onboardflow.store.types import utcnow
 
 
-async def apply_transition(
-    conn: AsyncConnection,
-    table: sa.Table,
-    family: str,
-    *,
-    row_id: UUID,
-    organisation_id: UUID | None,
-    current: str,
-    target: str,
-    actor: str,
-    values: Mapping[str, Any] | None = None,
-    reason: str | None = None,
-    data: Mapping[str, Any] | None = None,
-    batch_job_id: UUID | None = None,
-    registration_job_id: UUID | None = None,
-) -> bool:
-    """Move one row from ``current`` to ``target`` if it is still ``current``.
-
-    The transition table is checked first (``InvalidTransition`` if forbidden). Returns False when
-    the row was no longer ``current`` (someone else moved it); nothing is written then.
-    """
-    statement = transition(
-        table,
-        family,
-        row_id=row_id,
-        organisation_id=organisation_id,
-        current=current,
-        target=target,
-        actor=actor,
-        values=values,
-        reason=reason,
-        data=data,
-        batch_job_id=batch_job_id,
-        registration_job_id=registration_job_id,
-    )
+async def apply(conn: AsyncConnection, statement: driver_sql.Transition) -> bool:
+    """Carry out a ``transition`` as a compare-and-set: False, with nothing written, when the row
+    was no longer as ``statement`` found it (someone else moved it)."""
     # One statement on PostgreSQL: the event row is written only if the update moved the row.
     return await driver_sql.update_logged(
-        conn, table, statement.values, statement.where, log=events, entry=statement.entry
+        conn, statement.table, statement.values, statement.where, log=statement.log, entry=statement.entry
     )
 
 
@@ -72,9 +40,10 @@ def transition(
     batch_job_id: UUID | None = None,
     registration_job_id: UUID | None = None,
 ) -> driver_sql.Transition:
-    """``apply_transition`` as a strict statement of a ``driver_sql`` plan: the transaction fails
-    with ``Conflict`` if the row is no longer ``current`` (so a plan may hold it, ``driver_sql.Hold``).
-    The transition table is checked at once (``InvalidTransition`` if forbidden)."""
+    """Move one row from ``current`` to ``target``, with its event row, as a statement: strict in a
+    ``driver_sql`` plan (the transaction fails with ``Conflict`` if the row is no longer ``current``,
+    so a plan may hold it, ``driver_sql.Hold``), a compare-and-set through ``apply``. The transition
+    table is checked at once (``InvalidTransition`` if forbidden)."""
     check_transition(family, current, target)
     where: dict[str, Any] = {"id": row_id, "status": current}
     if organisation_id is not None:
