@@ -302,14 +302,17 @@ async def on_run_finished(conn: AsyncConnection, run: Mapping[str, Any], *, acto
     await driver_sql.carry_out(conn, on_run_finished_plan(run, actor=actor))
 
 
+_ACTIVE_STATUSES = driver_sql.Json(sorted(s.value for s in ACTIVE_REGISTRATION))
+
+
 def on_run_finished_plan(run: Mapping[str, Any], *, actor: str) -> driver_sql.Plan[None]:
     """``on_run_finished`` in a plan."""
     batch_id = run.get("batch_job_id")
     if batch_id is None:
         return
-    params = {"batch_id": batch_id, "run_id": run["id"]}
-    others = yield driver_sql.Fetch("runs", "run_counts_of_batch_besides", params)
-    if not any(row["status"] in ACTIVE_REGISTRATION for row in others):
+    params = {"batch_id": batch_id, "run_id": run["id"], "active": _ACTIVE_STATUSES}
+    others = yield driver_sql.Fetch("runs", "other_active_run_of_batch_{dialect}", params)
+    if not others[0]["found"]:
         yield from close_if_done_plan(batch_id, actor=actor)
 
 

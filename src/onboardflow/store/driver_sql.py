@@ -137,13 +137,21 @@ async def rows_of(
         except Exception as exc:
             _raise_as_sqlalchemy(exc, "(fetch)", None)
             raise
-    return _decoded(cursor.description, rows, columns, conn.dialect.name)
+    return _decoded(_column_names(cursor), rows, columns, conn.dialect.name)
+
+
+def _column_names(cursor: Any) -> list[str]:
+    # psycopg builds a Column object per column at each ``description``; the result's names are
+    # what is needed, without them.
+    result = getattr(cursor, "pgresult", None)
+    if result is None:
+        return [d[0] for d in cursor.description or ()]
+    return [result.fname(i).decode() for i in range(result.nfields)]
 
 
 def _decoded(
-    description: Any, rows: Sequence[Any], columns: Mapping[str, Any] | None, dialect: str
+    names: Sequence[str], rows: Sequence[Any], columns: Mapping[str, Any] | None, dialect: str
 ) -> list[dict[str, Any]]:
-    names = [d[0] for d in description or ()]
     decoders = [_decoder(columns.get(n) if columns else None, dialect) for n in names]
     return [{n: d(v) for n, d, v in zip(names, decoders, row, strict=True)} for row in rows]
 
@@ -786,7 +794,7 @@ def _run_on_thread(connection: sqlite3.Connection, statement: Statement) -> Any:
     try:
         if isinstance(statement, Write | Change):
             return cursor.rowcount
-        return _decoded(cursor.description, cursor.fetchall(), columns, "sqlite")
+        return _decoded(_column_names(cursor), cursor.fetchall(), columns, "sqlite")
     finally:
         cursor.close()
 

@@ -32,10 +32,22 @@ VALUES (:id, :organisation_id, :registration_job_id, :parent_step_id, :step_key,
 SELECT * FROM registration_job_steps WHERE registration_job_id = :run_id
 ORDER BY parent_step_id IS NOT NULL, step_number;
 
--- name: run_counts_of_batch_besides
--- The registration jobs of batch :batch_id other than :run_id, per status.
-SELECT status, count(*) AS n FROM registration_jobs
-WHERE batch_job_id = :batch_id AND id <> :run_id GROUP BY status;
+-- name: other_active_run_of_batch_postgresql
+-- Whether batch :batch_id has a registration job other than :run_id in one of the statuses :active
+-- (a JSON list: the domain's ``ACTIVE_REGISTRATION``). The batch-and-status index finds the first
+-- such job, or none, without reading the batch's other jobs (counting them per status read all).
+SELECT EXISTS (
+    SELECT 1 FROM registration_jobs
+    WHERE batch_job_id = :batch_id AND id <> :run_id
+      AND status = ANY(ARRAY(SELECT jsonb_array_elements_text(:active)))
+) AS found;
+
+-- name: other_active_run_of_batch_sqlite
+-- ``other_active_run_of_batch_postgresql`` on SQLite.
+SELECT EXISTS (
+    SELECT 1 FROM registration_jobs
+    WHERE batch_job_id = :batch_id AND id <> :run_id AND status IN (SELECT value FROM json_each(:active))
+) AS found;
 
 -- name: lock_batch_postgresql
 -- A batch, locked for the rest of the transaction (``batches.lock_batch``: FOR NO KEY UPDATE, as a
