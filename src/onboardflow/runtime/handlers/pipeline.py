@@ -228,13 +228,13 @@ def _restaurant_row(run: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str
     return row
 
 
-def _changed_restaurant(
-    run: dict[str, Any], row: dict[str, Any], values: dict[str, Any]
-) -> tuple[sql.Change, Restaurant]:
-    """The update of the run's restaurant, and the restaurant as it will then be."""
+def _changed_restaurant(row: dict[str, Any], values: dict[str, Any]) -> tuple[sql.Change, Restaurant]:
+    """The update of the run's restaurant (``row``, read in this transaction and found the run's
+    organisation's by ``_restaurant_row``), and the restaurant as it will then be. By primary key
+    alone: with the organisation in the condition too, PostgreSQL without table statistics went
+    through the organisation's index, reading every restaurant of it to update one."""
     values = {**values, "updated_at": utcnow()}
-    change = sql.Change(restaurants, values, {"id": row["id"], "organisation_id": run["organisation_id"]})
-    return change, Restaurant.from_row({**row, **values})
+    return sql.Change(restaurants, values, {"id": row["id"]}), Restaurant.from_row({**row, **values})
 
 
 # -- extraction ----------------------------------------------------------------------------------
@@ -281,7 +281,7 @@ def _finish_extraction(
         )
         return {"outcome": "skipped", "reason": reason}
     menu, branding = result["menu"], result["branding"]
-    change, updated = _changed_restaurant(begun.run, row, {"menu": menu, "branding": branding})
+    change, updated = _changed_restaurant(row, {"menu": menu, "branding": branding})
     yield sql.Hold([change])
     summary = {
         "source": result["source"],
@@ -438,7 +438,7 @@ def _finish_details(
     company = result["company"]
     row = _restaurant_row(begun.run, answers[0])
     filled = contact_fields(Restaurant.from_row(row).to_dict(), company)
-    change, updated = _changed_restaurant(begun.run, row, {"company": company, **filled})
+    change, updated = _changed_restaurant(row, {"company": company, **filled})
     yield sql.Hold([change])
     summary = {
         "company_number": company["company_number"],
