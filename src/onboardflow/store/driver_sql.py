@@ -37,7 +37,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboardflow.errors import Conflict
-from onboardflow.store.sql import query
+from onboardflow.store.sql import generic_plan, query
 from onboardflow.store.types import UTCDateTime
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
@@ -158,19 +158,35 @@ def _decoded(
 
 async def execute(conn: AsyncConnection, module: str, name: str, params: Mapping[str, Any]) -> int:
     """Run a named statement; returns the number of rows it changed."""
-    dialect = conn.dialect.name
-    encode = _encoder(dialect)
-    values = {key: encode(value) for key, value in params.items()}
-    return int((await _run(conn, _statement(module, name, dialect), values)).rowcount)
+    return int((await _run_named(conn, module, name, params)).rowcount)
 
 
 async def send(conn: AsyncConnection, module: str, name: str, params: Mapping[str, Any]) -> Any:
     """Run a named statement without waiting for it inside ``pipelined``; returns the driver cursor
     (on SQLite a ``_Sent``), whose ``rowcount`` is known once the block has ended."""
+    return await _run_named(conn, module, name, params, defer=True)
+
+
+_GENERIC_PLAN_ON = "SET LOCAL plan_cache_mode = force_generic_plan"
+_GENERIC_PLAN_OFF = "SET LOCAL plan_cache_mode = DEFAULT"
+
+
+async def _run_named(
+    conn: AsyncConnection, module: str, name: str, params: Mapping[str, Any], *, defer: bool = False
+) -> Any:
     dialect = conn.dialect.name
     encode = _encoder(dialect)
     values = {key: encode(value) for key, value in params.items()}
-    return await _run(conn, _statement(module, name, dialect), values, defer=True)
+    sql = _statement(module, name, dialect)
+    if dialect != "postgresql" or not generic_plan(module, name.replace("{dialect}", dialect)):
+        return await _run(conn, sql, values, defer=defer)
+    # For this statement alone; inside ``pipelined`` the two settings go with it, no round trip of
+    # their own.
+    driver = await _driver(conn)
+    await driver.execute(_GENERIC_PLAN_ON, prepare=False)
+    cursor = await _run(conn, sql, values, defer=defer)
+    await driver.execute(_GENERIC_PLAN_OFF, prepare=False)
+    return cursor
 
 
 @asynccontextmanager

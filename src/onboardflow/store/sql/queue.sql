@@ -1,5 +1,6 @@
 -- name: claim_postgresql
 -- Claim up to :limit due jobs of unpaused, unlimited queues (best priority, then FIFO), logging each claim.
+-- plan: generic
 WITH picked AS (
     SELECT id, status FROM jobs
     WHERE status IN ('pending', 'queued') AND run_at <= :now
@@ -11,10 +12,11 @@ WITH picked AS (
     UPDATE jobs
     SET status = 'in_progress', attempts = jobs.attempts + 1, lease_owner = :worker,
         lease_expires_at = :lease_until, started_at = :now, updated_at = :now
-    FROM picked WHERE jobs.id = picked.id
+    WHERE jobs.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
               jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
-              jobs.parent_job_id, jobs.metadata, jobs.run_at, picked.status AS previous_status
+              jobs.parent_job_id, jobs.metadata, jobs.run_at,
+              (SELECT picked.status FROM picked WHERE picked.id = jobs.id) AS previous_status
 ), claim_logged AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
@@ -32,6 +34,7 @@ SELECT name FROM queues WHERE name = ANY(:names) ORDER BY name FOR UPDATE;
 -- with the caller's free slots on top).
 -- Each row also says how much room the queue had for the caller, its free slots left aside (one row
 -- with only that when nothing was claimed; no row when the queue is paused or no longer limited).
+-- plan: generic
 WITH queue_room AS (
     SELECT GREATEST(0, LEAST(
         q.concurrency_limit - (SELECT count(*) FROM jobs j
@@ -57,10 +60,11 @@ WITH queue_room AS (
     UPDATE jobs
     SET status = 'in_progress', attempts = jobs.attempts + 1, lease_owner = :worker,
         lease_expires_at = :lease_until, started_at = :now, updated_at = :now
-    FROM picked WHERE jobs.id = picked.id
+    WHERE jobs.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING jobs.id, jobs.job_type, jobs.queue, jobs.priority, jobs.input_payload, jobs.attempts,
               jobs.max_retries, jobs.timeout_seconds, jobs.organisation_id, jobs.restaurant_id,
-              jobs.parent_job_id, jobs.metadata, jobs.run_at, picked.status AS previous_status
+              jobs.parent_job_id, jobs.metadata, jobs.run_at,
+              (SELECT picked.status FROM picked WHERE picked.id = jobs.id) AS previous_status
 ), claim_logged AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed
@@ -201,6 +205,7 @@ WHERE id = :id AND status = 'completed' AND completed_at = :now;
 -- name: hand_over_postgresql
 -- Job :ended of limited :queue completed earlier in this transaction: its slot goes on as
 -- ``hand_over_claim_postgresql`` says.
+-- plan: generic
 {{queue.hand_over_claim_postgresql}}
 SELECT * FROM claimed;
 
@@ -266,9 +271,9 @@ WITH ended AS (
     UPDATE jobs
     SET status = 'in_progress', attempts = jobs.attempts + 1, lease_owner = :worker,
         lease_expires_at = :lease_until, started_at = :now, updated_at = :now,
-        takes_slot_of = roles.takes_slot_of
-    FROM roles WHERE jobs.id = roles.id
-    RETURNING jobs.*, roles.status AS previous_status
+        takes_slot_of = (SELECT roles.takes_slot_of FROM roles WHERE roles.id = jobs.id)
+    WHERE jobs.id = ANY(ARRAY(SELECT id FROM roles))
+    RETURNING jobs.*, (SELECT roles.status FROM roles WHERE roles.id = jobs.id) AS previous_status
 ), claim_logged AS (
     INSERT INTO events (organisation_id, entity_type, entity_id, from_status, to_status, actor, created_at)
     SELECT organisation_id, 'job', id, previous_status, 'in_progress', :worker, :now FROM claimed

@@ -129,6 +129,7 @@ SELECT * FROM begun;
 -- another transaction holds is skipped, and the job then begins on its own, so this transaction
 -- (which holds a run's lock) never waits for a lock a cancel of the other run holds while that cancel
 -- waits for a job this one claimed.
+-- plan: generic
 {{queue.hand_over_claim_postgresql}}, target AS (
     SELECT id AS job_id, CAST(input_payload->>'registration_job_id' AS uuid) AS run_id,
            CAST(input_payload->>'step_id' AS uuid) AS step_id, organisation_id
