@@ -192,6 +192,7 @@ async def run_one(
     return {
         "database": kind,
         "processes": processes,
+        "concurrency": concurrency,
         "restaurants": restaurants,
         "seconds": elapsed,
         "status": final["status"],
@@ -209,9 +210,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--restaurants", type=int, default=1000)
-    # 2 processes x (30 + 5) pooled connections and the API's pool fit PostgreSQL's default 100
-    # connections; at 50, about a thousand connection attempts per run were refused.
-    parser.add_argument("--concurrency", type=int, default=30)
+    # On 2 cores, PostgreSQL's workers use less CPU per restaurant at 15 jobs each than at 30, and
+    # SQLite's more (docs/benchmarks.md, 2026-12-07). At 50, 2 processes x (50 + 5) pooled
+    # connections and the API's pool exceeded PostgreSQL's default 100 connections.
+    parser.add_argument("--concurrency", type=int, default=15, help="jobs per worker process on PostgreSQL")
+    parser.add_argument(
+        "--sqlite-concurrency", type=int, default=30, help="jobs per worker process on SQLite"
+    )
     parser.add_argument(
         "--sqlite-processes", type=int, default=2, help="worker processes on SQLite (PostgreSQL: 2)"
     )
@@ -219,14 +224,18 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.databases.split(","):
-            processes = args.sqlite_processes if kind == "sqlite" else 2
-            rows.append(asyncio.run(run_one(kind, args.restaurants, processes, args.concurrency, Path(tmp))))
+            processes, concurrency = (
+                (args.sqlite_processes, args.sqlite_concurrency)
+                if kind == "sqlite"
+                else (2, args.concurrency)
+            )
+            rows.append(asyncio.run(run_one(kind, args.restaurants, processes, concurrency, Path(tmp))))
     table(
-        f"{args.restaurants} restaurants, all answers in bulk, zero-latency simulated services, "
-        f"concurrency {args.concurrency} per worker process",
+        f"{args.restaurants} restaurants, all answers in bulk, zero-latency simulated services",
         [
             "database",
             "processes",
+            "jobs per process",
             "restaurants",
             "seconds",
             "final",
@@ -240,6 +249,7 @@ def main() -> None:
             [
                 row["database"],
                 str(row["processes"]),
+                str(row["concurrency"]),
                 str(row["restaurants"]),
                 f"{row['seconds']:.1f}",
                 row["status"],
