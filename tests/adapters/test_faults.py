@@ -143,3 +143,18 @@ async def test_a_simulation_waits_the_latency_then_raises_the_fault(
         assert caught.value.existing == {"id": "x"}
     assert await simulation.call("svc", "op", "k", effect) == "result"
     assert [c.outcome for c in simulation.calls] == [f"fault:{kind}", "ok"]
+
+
+async def test_the_call_log_keeps_the_latest_calls() -> None:
+    simulation = Simulation(call_log_limit=3)
+
+    def effect() -> tuple[str, Any]:
+        return "result", "ok"
+
+    for key in "abcde":
+        await simulation.call("svc", "op", key, effect)
+    assert [c.idempotency_key for c in simulation.calls] == ["c", "d", "e"]
+    simulation.restore(simulation.snapshot())
+    assert [c.idempotency_key for c in simulation.calls] == ["c", "d", "e"]
+    await simulation.call("svc", "op", "f", effect)
+    assert [c.idempotency_key for c in simulation.calls] == ["d", "e", "f"], "still bounded after a restore"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,10 @@ from onboardflow.errors import JobError
 
 T = TypeVar("T")
 Effect = Literal["ok", "replayed"]
+
+CALL_LOG_LIMIT = 10_000
+"""How many calls the call log keeps, the latest: a worker on the simulated services runs for days,
+and a batch of 1,000 restaurants makes some 16,000 calls."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,10 +80,11 @@ class Simulation:
         faults: FaultPlan | None = None,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        call_log_limit: int = CALL_LOG_LIMIT,
     ) -> None:
         self.seed = seed
         self.injector = FaultInjector(faults or FaultPlan(), seed=seed)
-        self.calls: list[CallRecord] = []
+        self.calls: deque[CallRecord] = deque(maxlen=call_log_limit)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
 
@@ -165,4 +171,6 @@ class Simulation:
     def restore(self, data: Mapping[str, Any]) -> None:
         """Continue from a ``snapshot``."""
         self.injector.restore(data.get("faults", {}))
-        self.calls = [CallRecord.from_dict(call) for call in data.get("calls", [])]
+        self.calls = deque(
+            (CallRecord.from_dict(call) for call in data.get("calls", [])), maxlen=self.calls.maxlen
+        )
