@@ -76,8 +76,10 @@ class PumpdState:
     menus: dict[str, dict[str, Any]] = field(default_factory=dict)
     option_sets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     item_tags: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    replies: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Stored answers by ``operation`` + idempotency key: ``{"fingerprint": ..., "result": ...}``."""
+    replies: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Stored answers by ``operation`` + idempotency key: ``{"fingerprint": ..., "result": ...}``,
+    the result as JSON text (a record of every call as text, not as nested dicts and lists that the
+    garbage collector walks at each full collection of a long-running worker)."""
 
 
 class SimulatedPumpd:
@@ -129,13 +131,11 @@ class SimulatedPumpd:
                 if stored["fingerprint"] != fingerprint:
                     message = f"idempotency key {idempotency_key!r} was used with another payload"
                     raise PermanentError(f"pumpd {operation}: {message}")
-                return _result(copy.deepcopy(stored["result"])), "replayed"
+                return _result(json.loads(stored["result"])), "replayed"
             request = _validate(operation, payload)
             result = self._handlers[operation](request)
-            self.state.replies[reply_key] = {
-                "fingerprint": fingerprint,
-                "result": copy.deepcopy(result.to_dict()),
-            }
+            stored_result = json.dumps(result.to_dict())
+            self.state.replies[reply_key] = {"fingerprint": fingerprint, "result": stored_result}
             return result, "ok"
 
         return await self._sim.call(
