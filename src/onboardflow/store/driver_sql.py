@@ -167,6 +167,12 @@ async def send(conn: AsyncConnection, module: str, name: str, params: Mapping[st
     return await _run_named(conn, module, name, params, defer=True)
 
 
+@cache
+def _forced_generic(module: str, name: str, dialect: str) -> bool:
+    # A name may end in "_{dialect}", as for ``_statement``; only PostgreSQL caches plans.
+    return dialect == "postgresql" and generic_plan(module, name.replace("{dialect}", dialect))
+
+
 _GENERIC_PLAN_ON = "SET LOCAL plan_cache_mode = force_generic_plan"
 _GENERIC_PLAN_OFF = "SET LOCAL plan_cache_mode = DEFAULT"
 
@@ -178,7 +184,7 @@ async def _run_named(
     encode = _encoder(dialect)
     values = {key: encode(value) for key, value in params.items()}
     sql = _statement(module, name, dialect)
-    if dialect != "postgresql" or not generic_plan(module, name.replace("{dialect}", dialect)):
+    if not _forced_generic(module, name, dialect):
         return await _run(conn, sql, values, defer=defer)
     # For this statement alone; inside ``pipelined`` the two settings go with it, no round trip of
     # their own.
