@@ -21,6 +21,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from onboardflow.errors import Conflict, InvalidInput, StoreUnavailable
+from onboardflow.store import json_codec
 from onboardflow.store.driver_sql import (
     NOTIFY_KEY,
     Plan,
@@ -98,7 +99,10 @@ class Database:
         self._writer_lock: WriterLock | None = None
         self.dialect: Dialect = dialect_of(url)
         if self.dialect == "sqlite":
-            common: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+            common: dict[str, Any] = {
+                "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                "json_deserializer": json_codec.loads,
+            }
             self._writer = create_async_engine(
                 async_url(url), pool_size=1, max_overflow=0, pool_timeout=120, **common
             )
@@ -112,7 +116,12 @@ class Database:
             # No pre-ping: it costs a round trip per transaction. A connection lost meanwhile fails
             # its first statement (StoreUnavailable, which callers retry), and SQLAlchemy then
             # discards every connection of the pool that is as old.
-            engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=10)
+            engine = create_async_engine(
+                async_url(url),
+                pool_size=pool_size,
+                max_overflow=10,
+                json_deserializer=json_codec.loads,
+            )
             self._writer = self._reader = engine
         from onboardflow.store.notify import WakeupHub
 
