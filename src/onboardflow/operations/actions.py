@@ -3,6 +3,7 @@ operator's overrides of a failed step (skip it with a reason, or re-run it with 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -25,6 +26,11 @@ from onboardflow.store.types import utcnow
 
 MAX_BULK_ITEMS = 5000
 BULK_CHUNK = 100
+BULK_PARALLEL_CHUNKS = 4
+"""Chunks of a bulk answer recorded at once on PostgreSQL, each in its own transaction: an item
+waits mostly on its round trips, so one chunk at a time left the workers idle while it went on.
+Items of different chunks are different steps of different runs and lock nothing in common.
+SQLite has one writer, so there chunks go one after the other."""
 
 
 def _action_out(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,6 +150,46 @@ async def answer_action(
         return await _answer_in(conn, services, principal, step_id, data=answer)
 
 
+async def _answer_chunk(
+    services: Services,
+    principal: Principal,
+    chunk: Sequence[tuple[int, UUID]],
+    *,
+    answers: Mapping[UUID, Mapping[str, Any] | None],
+    mode: BulkMode,
+    config: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """Answer the ``(index, step_id)`` items of one chunk of a bulk answer in one transaction, each
+    item in its own savepoint, and report each."""
+    report: list[dict[str, Any]] = []
+    async with services.db.write() as conn:
+        for index, step_id in chunk:
+            try:
+                async with store.savepoint(conn):
+                    done = await _answer_in(
+                        conn,
+                        services,
+                        principal,
+                        step_id,
+                        data=answers.get(step_id),
+                        mode=mode,
+                        config=config,
+                    )
+                report.append(
+                    {
+                        "index": index,
+                        "step_id": step_id,
+                        "ok": True,
+                        "registration_job_id": done["registration_job_id"],
+                    }
+                )
+            except NotFound as error:  # not echoed: the id may be another organisation's
+                report.append({"index": index, "step_id": None, "ok": False, **_error_out(error)})
+            except (InvalidInput, Conflict) as error:
+                report.append({"index": index, "step_id": step_id, "ok": False, **_error_out(error)})
+    return report
+
+
 def _error_out(error: OnboardflowError) -> dict[str, Any]:
     out: dict[str, Any] = {"error": type(error).__name__, "message": error.message}
     if isinstance(error, InvalidInput):
@@ -191,33 +237,23 @@ async def bulk_answer_actions(
         raise InvalidInput("step_ids", "give step_ids or batch_id")
     if len(targets) > MAX_BULK_ITEMS:
         raise InvalidInput("step_ids", f"at most {MAX_BULK_ITEMS} items per request")
-    report: list[dict[str, Any]] = []
-    for start in range(0, len(targets), BULK_CHUNK):
-        async with services.db.write() as conn:
-            for index, step_id in enumerate(targets[start : start + BULK_CHUNK], start=start):
-                try:
-                    async with store.savepoint(conn):
-                        done = await _answer_in(
-                            conn,
-                            services,
-                            principal,
-                            step_id,
-                            data=answers.get(step_id),
-                            mode=mode,
-                            config=config,
-                        )
-                    report.append(
-                        {
-                            "index": index,
-                            "step_id": step_id,
-                            "ok": True,
-                            "registration_job_id": done["registration_job_id"],
-                        }
-                    )
-                except NotFound as error:  # not echoed: the id may be another organisation's
-                    report.append({"index": index, "step_id": None, "ok": False, **_error_out(error)})
-                except (InvalidInput, Conflict) as error:
-                    report.append({"index": index, "step_id": step_id, "ok": False, **_error_out(error)})
+    numbered = list(enumerate(targets))
+    chunks = [numbered[start : start + BULK_CHUNK] for start in range(0, len(numbered), BULK_CHUNK)]
+    room = asyncio.Semaphore(BULK_PARALLEL_CHUNKS if services.db.dialect == "postgresql" else 1)
+
+    async def answer_chunk(chunk: list[tuple[int, UUID]]) -> list[dict[str, Any]]:
+        async with room:
+            return await _answer_chunk(services, principal, chunk, answers=answers, mode=mode, config=config)
+
+    tasks = [asyncio.create_task(answer_chunk(chunk)) for chunk in chunks]
+    try:
+        parts = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    report = [item for part in parts for item in part]
     succeeded = sum(1 for item in report if item["ok"])
     return {
         "mode": mode.value,
