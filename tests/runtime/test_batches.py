@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from onboardflow.adapters.companies.simulated import has_clear_match
 from onboardflow.api.app import create_app
 from onboardflow.config import Settings
+from onboardflow.operations import actions as actions_ops
 from onboardflow.operations.services import Services, build_services, close_services
 from onboardflow.runtime.worker import Worker
 from onboardflow.store import actions as actions_store
@@ -329,6 +330,26 @@ async def test_a_wrong_candidate_is_refused_and_nothing_changes(running: Batch) 
     )
     assert [item["ok"] for item in report["items"]] == [False, True]
     assert report["items"][0]["field"] == "candidate_id"
+
+
+async def test_a_bulk_answer_in_many_chunks_reports_every_item_in_order(
+    running: Batch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks are recorded at once on PostgreSQL; the report still follows the items' order, a bad
+    item fails alone, and every good one is recorded."""
+    monkeypatch.setattr(actions_ops, "BULK_CHUNK", 2)
+    batch_id, _names = await running.convert(7)
+    await running.until_waiting(batch_id, "company_search", 7)
+    waiting = (await running.get("/api/actions", batch_id=batch_id, step_key="company_search"))["items"]
+    step_ids = [action["step_id"] for action in waiting]
+    targets = [*step_ids[:3], str(uuid4()), *step_ids[3:]]
+    report = await running.post("/api/actions/bulk", {"mode": "confirm_search_terms", "step_ids": targets})
+    assert [item["index"] for item in report["items"]] == list(range(8))
+    assert [item["ok"] for item in report["items"]] == [True, True, True, False, True, True, True, True]
+    assert report["items"][3]["error"] == "NotFound"
+    assert [str(item["step_id"]) for item in report["items"] if item["ok"]] == step_ids
+    assert (report["succeeded"], report["failed"]) == (7, 1)
+    await running.until_waiting(batch_id, "company_selection", 7)
 
 
 async def test_a_restart_mid_batch_loses_nothing(settings: Settings) -> None:
