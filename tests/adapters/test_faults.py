@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from onboardflow.adapters.faults import FaultInjector, FaultKind, FaultPlan, FaultRule, SimulatedTimeout
+from onboardflow.adapters.pumpd.simulated import SimulatedPumpd
 from onboardflow.adapters.simulation import Simulation
 from onboardflow.errors import AlreadyDoneError, InvalidInput, PermanentError, RetryableError
 
@@ -158,3 +159,22 @@ async def test_the_call_log_keeps_the_latest_calls() -> None:
     assert [c.idempotency_key for c in simulation.calls] == ["c", "d", "e"]
     await simulation.call("svc", "op", "f", effect)
     assert [c.idempotency_key for c in simulation.calls] == ["d", "e", "f"], "still bounded after a restore"
+
+
+async def test_the_simulated_pumpd_keeps_the_latest_answers_for_replay() -> None:
+    pumpd = SimulatedPumpd(Simulation(), replies_kept=2)
+    accounts = [
+        {"email": f"owner{n}@example.com", "password": "secret-pass-1", "name": f"Owner {n}"}
+        for n in range(3)
+    ]
+    first = [
+        await pumpd.run("account", account, idempotency_key=f"k{n}") for n, account in enumerate(accounts)
+    ]
+    assert len(pumpd.state.replies) == 2
+    # The two latest keys replay their answers...
+    assert await pumpd.run("account", accounts[2], idempotency_key="k2") == first[2]
+    assert await pumpd.run("account", accounts[1], idempotency_key="k1") == first[1]
+    # ...and the oldest is new again: its account exists, so the call is already done.
+    with pytest.raises(AlreadyDoneError) as caught:
+        await pumpd.run("account", accounts[0], idempotency_key="k0")
+    assert caught.value.existing == {"pumpd_user_id": first[0].ids["pumpd_user_id"]}

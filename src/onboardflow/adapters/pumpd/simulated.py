@@ -3,7 +3,9 @@
 Behaviour the contract tests pin:
 
 - the same idempotency key for the same operation replays the stored answer with no second effect
-  (a different payload under a used key is a ``PermanentError``, as with real idempotent APIs);
+  (a different payload under a used key is a ``PermanentError``, as with real idempotent APIs), for
+  the latest ``REPLIES_KEPT`` answers: like a real service's idempotency window, a key much older
+  than that is new again (and an account or restaurant made under it then exists: already done);
 - creating an account (same email), onboarding user (same email) or restaurant (same account and
   name) that exists, under another key, raises ``AlreadyDoneError`` with the existing ids;
 - a payload that breaks ``pumpd.payloads`` raises ``PermanentError`` naming the fields.
@@ -65,6 +67,12 @@ _SPICY = ("spicy", "chilli", "chili", "vindaloo", "jalapeño", "jalapeno", "srir
 _DRINK_CATEGORIES = ("drinks", "beverages", "cold drinks", "hot drinks", "coffee")
 
 
+REPLIES_KEPT = 20_000
+"""How many answers the simulated Pumpd keeps for replay, the latest (about 1 to 3 KB each): a worker
+on the simulated services runs for days, and a batch of 1,000 restaurants stores some 10,000. A
+retry replays within minutes, some hundreds of calls later."""
+
+
 @dataclass(slots=True)
 class PumpdState:
     """Everything the simulated Pumpd knows; JSON-able."""
@@ -87,9 +95,12 @@ class SimulatedPumpd:
 
     service = "pumpd"
 
-    def __init__(self, simulation: Simulation, *, state: PumpdState | None = None) -> None:
+    def __init__(
+        self, simulation: Simulation, *, state: PumpdState | None = None, replies_kept: int = REPLIES_KEPT
+    ) -> None:
         self._sim = simulation
         self.state = state or PumpdState()
+        self._replies_kept = replies_kept
         self._handlers: Mapping[str, Callable[[Any], PumpdResult]] = {
             "account": self._account,
             "code_generation": self._code_generation,
@@ -135,7 +146,10 @@ class SimulatedPumpd:
             request = _validate(operation, payload)
             result = self._handlers[operation](request)
             stored_result = json.dumps(result.to_dict())
-            self.state.replies[reply_key] = {"fingerprint": fingerprint, "result": stored_result}
+            replies = self.state.replies
+            replies[reply_key] = {"fingerprint": fingerprint, "result": stored_result}
+            while len(replies) > self._replies_kept:
+                del replies[next(iter(replies))]  # the oldest: dicts keep their insertion order
             return result, "ok"
 
         return await self._sim.call(
