@@ -37,7 +37,6 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onboardflow.errors import Conflict
-from onboardflow.store import json_codec
 from onboardflow.store.sql import generic_plan, query
 from onboardflow.store.types import UTCDateTime
 
@@ -307,7 +306,7 @@ def _decode_uuid(value: Any) -> UUID | None:
 
 
 def _decode_json(value: Any) -> Any:
-    return json_codec.loads(value) if isinstance(value, str | bytes) else value
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def _decode_bool(value: Any) -> bool | None:

@@ -21,7 +21,6 @@ from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from onboardflow.errors import Conflict, InvalidInput, StoreUnavailable
-from onboardflow.store import json_codec
 from onboardflow.store.driver_sql import (
     NOTIFY_KEY,
     Plan,
@@ -99,10 +98,7 @@ class Database:
         self._writer_lock: WriterLock | None = None
         self.dialect: Dialect = dialect_of(url)
         if self.dialect == "sqlite":
-            common: dict[str, Any] = {
-                "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-                "json_deserializer": json_codec.loads,
-            }
+            common: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
             self._writer = create_async_engine(
                 async_url(url), pool_size=1, max_overflow=0, pool_timeout=120, **common
             )
@@ -116,12 +112,7 @@ class Database:
             # No pre-ping: it costs a round trip per transaction. A connection lost meanwhile fails
             # its first statement (StoreUnavailable, which callers retry), and SQLAlchemy then
             # discards every connection of the pool that is as old.
-            engine = create_async_engine(
-                async_url(url),
-                pool_size=pool_size,
-                max_overflow=10,
-                json_deserializer=json_codec.loads,
-            )
+            engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=10)
             self._writer = self._reader = engine
         from onboardflow.store.notify import WakeupHub
 
