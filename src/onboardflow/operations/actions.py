@@ -27,10 +27,10 @@ from onboardflow.store.types import utcnow
 MAX_BULK_ITEMS = 5000
 BULK_CHUNK = 100
 BULK_PARALLEL_CHUNKS = 4
-"""Chunks of a bulk answer recorded at once on PostgreSQL, each in its own transaction: an item
+"""Chunks of a bulk answer recorded at once, each in its own transaction, as far as the database
+lets writes go on at once (``Database.concurrent_writes``: on SQLite one after the other): an item
 waits mostly on its round trips, so one chunk at a time left the workers idle while it went on.
-Items of different chunks are different steps of different runs and lock nothing in common.
-SQLite has one writer, so there chunks go one after the other."""
+Items of different chunks are different steps of different runs and lock nothing in common."""
 
 
 def _action_out(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -239,7 +239,7 @@ async def bulk_answer_actions(
         raise InvalidInput("step_ids", f"at most {MAX_BULK_ITEMS} items per request")
     numbered = list(enumerate(targets))
     chunks = [numbered[start : start + BULK_CHUNK] for start in range(0, len(numbered), BULK_CHUNK)]
-    room = asyncio.Semaphore(BULK_PARALLEL_CHUNKS if services.db.dialect == "postgresql" else 1)
+    room = asyncio.Semaphore(min(BULK_PARALLEL_CHUNKS, services.db.concurrent_writes))
 
     async def answer_chunk(chunk: list[tuple[int, UUID]]) -> list[dict[str, Any]]:
         async with room:

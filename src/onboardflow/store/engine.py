@@ -96,6 +96,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self._writer_lock: WriterLock | None = None
+        self._pool_size = pool_size
         self.dialect: Dialect = dialect_of(url)
         if self.dialect == "sqlite":
             common: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
@@ -121,6 +122,12 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    @property
+    def concurrent_writes(self) -> int:
+        """How many write transactions of this process can go on at once: one on SQLite (its one
+        writer connection), as many as the pool has connections on PostgreSQL."""
+        return 1 if self.dialect == "sqlite" else self._pool_size
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
