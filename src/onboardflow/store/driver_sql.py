@@ -685,8 +685,8 @@ Plan = Generator[Step, Any, T]
 """A generator that yields the statements it needs and gets back their answers (rows for ``Fetch``
 and ``Rows``, a row count for ``Write`` and ``Change``, ``True`` for ``Transition``; a list of
 those for a list, run together), then returns its result. ``carry_out`` runs it on a connection of
-the event loop, a round trip per step; ``carry_out_on_thread`` on SQLite's own connection thread, in
-one hand-over (``Database.write_on_thread``)."""
+the event loop, a round trip per step; ``carry_out_sqlite`` on SQLite's connection in one go, all its
+steps at once (``Database.write_at_once``)."""
 
 
 async def carry_out(conn: AsyncConnection, plan: Plan[T], *, then_commit: bool = False) -> T:
@@ -726,9 +726,10 @@ async def carry_out(conn: AsyncConnection, plan: Plan[T], *, then_commit: bool =
         answer = answers if isinstance(step, Sequence) else answers[0]
 
 
-def carry_out_on_thread(connection: sqlite3.Connection, plan: Plan[T], wakes: set[str] | None = None) -> T:
-    """Run ``plan`` on SQLite's ``connection``, from that connection's own thread; the queues it
-    asks to wake are added to ``wakes`` (to be woken once the transaction commits)."""
+def carry_out_sqlite(connection: sqlite3.Connection, plan: Plan[T], wakes: set[str] | None = None) -> T:
+    """Run ``plan`` on SQLite's driver ``connection``, on the calling thread (``Database.write_at_once``
+    says which); the queues it asks to wake are added to ``wakes`` (to be woken once the transaction
+    commits)."""
     answer: Any = None
     while True:
         try:
@@ -846,10 +847,15 @@ def _transition(statement: Transition, dialect: sa.Dialect) -> tuple[str, dict[s
     return sql, params, ""
 
 
+class DatabaseBusy(Exception):
+    """``in_transaction_here`` found SQLite's database locked by another writer and ran nothing."""
+
+
 async def in_transaction_on_thread(conn: AsyncConnection, work: Callable[[sqlite3.Connection], T]) -> T:
     """SQLite: run ``work`` in its own write transaction (``BEGIN IMMEDIATE`` to ``COMMIT``, rolled
     back if it raises) on the thread of ``conn``'s driver connection, in one hand-over to that
-    thread. ``conn`` must not be in a transaction of SQLAlchemy's."""
+    thread, waiting there for the database as its busy timeout says. ``conn`` must not be in a
+    transaction of SQLAlchemy's."""
     driver = await _driver(conn)
     try:
         return await driver._execute(_in_transaction, driver._conn, work)  # type: ignore[no-any-return]
@@ -858,8 +864,36 @@ async def in_transaction_on_thread(conn: AsyncConnection, work: Callable[[sqlite
         raise
 
 
+async def in_transaction_here(
+    conn: AsyncConnection, work: Callable[[sqlite3.Connection], T], *, busy_timeout_ms: int
+) -> T:
+    """SQLite: run ``work`` as ``in_transaction_on_thread`` does, but on the calling thread, and
+    without waiting for the database: ``DatabaseBusy`` if another writer holds it (nothing ran).
+    ``busy_timeout_ms`` is the connection's own busy timeout, put back once the transaction began."""
+    connection = (await _driver(conn))._conn
+    try:
+        connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY and not connection.in_transaction:
+                raise DatabaseBusy from exc
+            raise
+        finally:
+            connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        return _ended(connection, work)
+    except sqlite3.Error as exc:
+        _raise_as_sqlalchemy(exc, "(transaction)", None)
+        raise
+
+
 def _in_transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
     connection.execute("BEGIN IMMEDIATE")
+    return _ended(connection, work)
+
+
+def _ended(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``work`` in the transaction just begun on ``connection``; commit, or roll back if it raises."""
     try:
         result = work(connection)
     except BaseException:

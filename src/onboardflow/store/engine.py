@@ -23,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from onboardflow.errors import Conflict, InvalidInput, StoreUnavailable
 from onboardflow.store.driver_sql import (
     NOTIFY_KEY,
+    DatabaseBusy,
     Plan,
     carry_out,
-    carry_out_on_thread,
+    carry_out_sqlite,
     end_own_transaction,
+    in_transaction_here,
     in_transaction_on_thread,
 )
 from onboardflow.store.writer_lock import WriterLock
@@ -134,7 +136,7 @@ class Database:
         """A connection in a write transaction, committed when the block ends without error."""
         pending: set[str] | None = None
         with translate_errors():
-            async with self._writer_connection() as conn:
+            async with self._writer_connection() as (conn, _locked):
                 try:
                     async with conn.begin():
                         try:
@@ -146,36 +148,47 @@ class Database:
         self._publish(pending)
 
     @asynccontextmanager
-    async def _writer_connection(self) -> AsyncIterator[AsyncConnection]:
-        """The writer's connection, with SQLite's cross-process writer lock held while it is out."""
+    async def _writer_connection(self) -> AsyncIterator[tuple[AsyncConnection, bool]]:
+        """The writer's connection, with SQLite's cross-process writer lock held while it is out,
+        and whether it is held (``WriterLock.acquire`` may give up on it)."""
         async with self._writer.connect() as conn:
             lock = self._writer_lock
             held = lock is not None and await lock.acquire(SQLITE_BUSY_TIMEOUT_MS / 1000)
             try:
-                yield conn
+                yield conn, held
             finally:
                 if held and lock is not None:
                     lock.release()
 
-    async def write_on_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """SQLite: run ``work`` in a write transaction on the writer connection's own thread, from
-        ``BEGIN IMMEDIATE`` to ``COMMIT`` in one hand-over to that thread (``driver_sql`` plans run
-        there with ``carry_out_on_thread``). The database is then locked only while ``work`` runs,
-        not for every hand-over back to an event loop busy with other jobs, as a ``write()`` block
-        of several statements is."""
+    async def write_at_once(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """SQLite: run ``work``, a function of the driver connection, as one write transaction from
+        ``BEGIN IMMEDIATE`` to ``COMMIT`` (``driver_sql`` plans run in it with ``carry_out_sqlite``).
+
+        Once this process holds the writer lock file, ``work`` runs right here on the event loop's
+        thread: the database is then locked only while ``work`` runs. Handed to the connection's
+        thread, it stayed locked while that thread waited for the GIL and for the event loop,
+        both busy with other jobs (8 % of a 1,000-restaurant batch on 2 cores, docs/benchmarks.md).
+        The event loop is blocked only that long: when a writer outside onboardflow holds the
+        database, or the lock file was not to be had, ``work`` waits for the database on the
+        connection's thread instead, up to the busy timeout."""
         if self.dialect != "sqlite":
-            raise RuntimeError("write_on_thread is for SQLite only")
+            raise RuntimeError("write_at_once is for SQLite only")
         with translate_errors():
-            async with self._writer_connection() as conn:
+            async with self._writer_connection() as (conn, locked):
+                if locked:
+                    try:
+                        return await in_transaction_here(conn, work, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
+                    except DatabaseBusy:
+                        pass
                 return await in_transaction_on_thread(conn, work)
 
     async def write_plan(self, plan: Plan[T]) -> T:
-        """Run a ``driver_sql`` plan in a write transaction of its own: on SQLite in one hand-over to
-        the writer's thread (``write_on_thread``), on PostgreSQL a round trip per step it takes, the
-        writes it holds to the end going with the commit."""
+        """Run a ``driver_sql`` plan in a write transaction of its own: on SQLite in one go
+        (``write_at_once``), on PostgreSQL a round trip per step it takes, the writes it holds to the
+        end going with the commit."""
         if self.is_sqlite:
             wakes: set[str] = set()
-            done = await self.write_on_thread(lambda connection: carry_out_on_thread(connection, plan, wakes))
+            done = await self.write_at_once(lambda connection: carry_out_sqlite(connection, plan, wakes))
             self._publish(wakes)
             return done
         async with self.write() as conn:

@@ -215,11 +215,12 @@ async def claim_in(
     limited: Mapping[str, int] | None = None,
     now: datetime | None = None,
 ) -> Claim:
-    """``claim`` in a write transaction of its own; on SQLite in one hand-over to the writer's
-    thread (``Database.write_on_thread``), so the database is locked only while the claim runs."""
+    """``claim`` in a write transaction of its own; on SQLite a plan run in one go
+    (``Database.write_plan``), so the database is locked only while the claim runs."""
     if db.is_sqlite and limit > 0:
-        plan = _claim_plan_sqlite(_claim_params(worker_id, limit, lease_seconds, now), dict(limited or {}))
-        return await db.write_on_thread(lambda connection: driver_sql.carry_out_on_thread(connection, plan))
+        return await db.write_plan(
+            _claim_plan_sqlite(_claim_params(worker_id, limit, lease_seconds, now), dict(limited or {}))
+        )
     async with db.write() as conn:
         return await claim(
             conn, worker_id=worker_id, limit=limit, lease_seconds=lease_seconds, limited=limited, now=now

@@ -139,8 +139,8 @@ async def start_single_run(
     sub-steps that can start queued, the conditional ones switched off skipped, the run and its
     execution step in progress. Returns (run id, whether it was created).
 
-    One write transaction, of a few statements sent together (on SQLite in one hand-over to the
-    writer's thread); a concurrent start that created the run first makes it raise ``Conflict``
+    One write transaction, of a few statements sent together (on SQLite run in one go,
+    ``Database.write_plan``); a concurrent start that created the run first makes it raise ``Conflict``
     (the database's unique index decides) and the caller reads that run instead.
     """
     plan = _start_plan(

@@ -10,7 +10,7 @@ commit (so the lock is held for one decision of this process, never across the P
 that commit hands the Pumpd slot to the queue's next sub-step, that sub-step's attempt begins in the
 same statement (``Ended.next_attempt``), so a handed-over sub-step starts with no transaction of its
 own; so does the one claimed to wait for the slot (``Ended.waiting_job``). On SQLite both are
-``driver_sql`` plans run in one hand-over to the writer's thread (``start_attempt_in``,
+``driver_sql`` plans run in one go (``Database.write_plan``: ``start_attempt_in``,
 ``end_attempt``), and a handed-over sub-step begins in the ending transaction too. The rare turns
 of a run (a skip, its end, a retry of a failed run) go through ``registrations.schedule_ready`` and
 friends, which hold every rule of those turns.
@@ -259,11 +259,10 @@ def _begin_plan(
 async def start_attempt_in(
     db: Database, *, job: ClaimedJob, run_id: UUID, step_id: UUID, actor: str, now: datetime
 ) -> Attempt | NotStarted:
-    """``start_attempt`` in a write transaction of its own; on SQLite in one hand-over to the
-    writer's thread (``Database.write_on_thread``)."""
+    """``start_attempt`` in a write transaction of its own; on SQLite a plan run in one go
+    (``Database.write_plan``)."""
     if db.is_sqlite:
-        plan = _begin_plan(job=job, run_id=run_id, step_id=step_id, actor=actor, now=now)
-        return await db.write_on_thread(lambda connection: sql.carry_out_on_thread(connection, plan))
+        return await db.write_plan(_begin_plan(job=job, run_id=run_id, step_id=step_id, actor=actor, now=now))
     async with db.write() as conn:
         return await start_attempt(conn, job=job, run_id=run_id, step_id=step_id, actor=actor, now=now)
 
@@ -400,8 +399,8 @@ async def end_attempt(
     that is claimed to wait for the slot. The attempts of the jobs claimed begin in the same
     transaction (on PostgreSQL when nothing else holds their run or sub-step).
 
-    One write transaction of its own: on SQLite a plan in one hand-over to the writer's thread
-    (``Database.write_plan``), so the database is locked only while its statements run.
+    One write transaction of its own: on SQLite a plan run in one go (``Database.write_plan``), so
+    the database is locked only while it runs.
     """
     if db.is_sqlite:
         plan = _end_plan_sqlite(

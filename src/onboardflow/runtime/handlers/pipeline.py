@@ -9,8 +9,8 @@ is retried at the back-off time as a new queue job while the step shows ``retryi
 attempts; once retrying cannot help, the step and its registration job fail (the batch goes on).
 
 The transactions of (1) and (3) are ``driver_sql`` plans: what they read goes in one round trip with
-the run's lock, what they write goes with the commit (on SQLite, the whole transaction is one
-hand-over to the writer's thread).
+the run's lock, what they write goes with the commit (on SQLite, the whole transaction runs in one
+go, ``Database.write_plan``).
 """
 
 from __future__ import annotations
