@@ -61,9 +61,12 @@ async def test_a_write_at_once_waits_off_the_event_loop_while_another_writer_hol
         assert not writing.done()
         outsider.execute("COMMIT")
         await asyncio.wait_for(writing, 10)
-        assert threads and threads[0] != threading.get_ident(), "it waited on the connection's thread"
+        assert len(threads) == 1
+        assert threads[0] != threading.get_ident(), "it waited on the connection's thread"
         assert await _values(db) == [0, 1]
-        assert await db.write_at_once(work) is None and threads[-1] == threading.get_ident()
+        await db.write_at_once(work)
+        assert threads[-1] == threading.get_ident(), "on the event loop's thread once the database is free"
+        assert await _values(db) == [0, 1, 1]
     finally:
         outsider.close()
         await db.dispose()

@@ -167,7 +167,8 @@ class Database:
         Once this process holds the writer lock file, ``work`` runs right here on the event loop's
         thread: the database is then locked only while ``work`` runs. Handed to the connection's
         thread, it stayed locked while that thread waited for the GIL and for the event loop,
-        both busy with other jobs (8 % of a 1,000-restaurant batch on 2 cores, docs/benchmarks.md).
+        both busy with other jobs (a 1,000-restaurant batch took 8 to 18 % longer that way on 2
+        cores: docs/benchmarks.md, 2026-12-07).
         The event loop is blocked only that long: when a writer outside onboardflow holds the
         database, or the lock file was not to be had, ``work`` waits for the database on the
         connection's thread instead, up to the busy timeout."""
