@@ -87,6 +87,15 @@ def scene(live_server: LiveServer) -> dict[str, str]:
     return {"batch_id": batch["id"], "restaurant_id": searches[0]["restaurant_id"]}
 
 
+def _box(control: Any) -> dict[str, float] | None:
+    """The control's box. A live refresh may replace the control between finding it and measuring
+    it (a detached element has no box), so it is measured again on the fresh one."""
+    deadline = time.monotonic() + 5
+    while (box := control.bounding_box()) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return box
+
+
 def _pages(scene: dict[str, str]) -> list[tuple[str, str, Callable[[Any], list[Any]]]]:
     """(screenshot name, path, the page's main buttons and links)."""
     return [
@@ -149,7 +158,7 @@ def test_main_pages_fit_the_width_without_sideways_scrolling_and_show_their_main
             assert widths["body"] <= widths["inner"], f"{path} body is wider than {viewport}: {widths}"
             for control in main_controls(page):
                 expect(control).to_be_visible()
-                box = control.bounding_box()  # not scrolled into view: a box that hides it sideways counts
+                box = _box(control)  # not scrolled into view: a box that hides it sideways counts
                 assert box is not None, f"{path}: {control} has no box"
                 assert box["x"] >= 0, f"{path}: {control} is off screen at {viewport}: {box}"
                 assert box["x"] + box["width"] <= size["width"], (
