@@ -54,7 +54,7 @@ CONFIG = {"account": {"password": "bench-pass-123"}, "payment": {"provider": "ca
 
 
 def lead(index: int) -> dict[str, Any]:
-    from tests.runtime.test_batches import lead as sample_lead
+    from tests.runtime.batch_driver import lead as sample_lead
 
     item = sample_lead(index % 300)
     item["name"] = f"{item['name']} {index // 300 + 1}" if index >= 300 else item["name"]

@@ -10,12 +10,19 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
+from onboardflow.api.app import create_app
+from onboardflow.config import Settings
 from onboardflow.store.engine import Database
+from tests.conftest import make_tenant
+
+if TYPE_CHECKING:
+    from tests.runtime.batch_driver import Batch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +111,24 @@ async def job_statuses(db: Database) -> dict[str, int]:
     async with db.read() as conn:
         rows = await conn.execute(sa.text("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
         return {r[0]: int(r[1]) for r in rows}
+
+
+@pytest.fixture
+def faults() -> dict[str, Any]:
+    """The simulated services' fault plan of ``running`` (none unless a test parametrises it)."""
+    return {}
+
+
+@pytest.fixture
+async def running(settings: Settings, faults: dict[str, Any]) -> AsyncIterator[Batch]:
+    """A batch service (API and worker) for one organisation; ``faults`` are the simulation's."""
+    from tests.runtime.batch_driver import Batch, start_service, stop_service  # it imports wait_for
+
+    services, worker, task = await start_service(settings, faults)
+    tenant = await make_tenant(services, "Batch Org")
+    app = create_app(settings, services=services)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        yield Batch(services, client, tenant)
+    await stop_service(services, worker, task)

@@ -5,7 +5,6 @@ wrong company-selection answers, and failure injection with retry-failed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -17,192 +16,11 @@ from onboardflow.adapters.companies.simulated import has_clear_match
 from onboardflow.api.app import create_app
 from onboardflow.config import Settings
 from onboardflow.operations import actions as actions_ops
-from onboardflow.operations.services import Services, build_services, close_services
-from onboardflow.runtime.worker import Worker
+from onboardflow.operations.services import Services, close_services
 from onboardflow.store import actions as actions_store
-from tests.conftest import Tenant, make_tenant
+from tests.conftest import make_tenant
+from tests.runtime.batch_driver import CONFIG, Batch, start_service, stop_service
 from tests.runtime.conftest import wait_for
-
-_FIRST = (
-    "Golden",
-    "Little",
-    "Happy",
-    "Blue",
-    "Red",
-    "Green",
-    "Spicy",
-    "Lucky",
-    "Royal",
-    "Silver",
-    "Urban",
-    "Old",
-    "Sunny",
-    "Wild",
-    "Coastal",
-    "Northern",
-    "Southern",
-    "Grand",
-    "Hidden",
-    "Corner",
-)
-_SECOND = (
-    "Dragon",
-    "Lotus",
-    "Fern",
-    "Kiwi",
-    "Harbour",
-    "Garden",
-    "Lantern",
-    "Tiger",
-    "Olive",
-    "Pepper",
-    "Saffron",
-    "Maple",
-    "Pohutukawa",
-    "Bamboo",
-    "Anchor",
-)
-_KIND = ("Pizza", "Kitchen", "Cafe", "Sushi", "Burgers", "Curry", "Thai", "Bakery", "Grill", "Bar")
-_STREETS = (
-    "Queen Street",
-    "Ponsonby Road",
-    "Dominion Road",
-    "Cuba Street",
-    "Colombo Street",
-    "George Street",
-)
-_CITIES = ("Auckland", "Auckland", "Auckland", "Wellington", "Christchurch", "Dunedin")  # fmt: skip
-
-CONFIG = {"account": {"password": "batch-pass-123"}, "payment": {"provider": "cash"}}
-
-
-def lead(index: int) -> dict[str, Any]:
-    """A distinct, realistic lead."""
-    first = _FIRST[index % len(_FIRST)]
-    second = _SECOND[(index // len(_FIRST)) % len(_SECOND)]
-    kind = _KIND[(index * 7) % len(_KIND)]
-    name = f"{first} {second} {kind}"
-    street = _STREETS[index % len(_STREETS)]
-    slug = name.lower().replace(" ", "-")
-    return {
-        "name": name,
-        "address": f"{10 + index} {street}, {_CITIES[index % len(_CITIES)]}",
-        "city": _CITIES[index % len(_CITIES)],
-        "phone": f"09 {100 + index} {4000 + index}",
-        "cuisine": kind,
-        "marketplace_url": f"https://www.ubereats.com/nz/store/{slug}-{index}",
-    }
-
-
-class Batch:
-    """A running service (API client and worker) for one organisation, counting answer requests."""
-
-    def __init__(self, services: Services, client: httpx.AsyncClient, tenant: Tenant) -> None:
-        self.services = services
-        self.client = client
-        self.tenant = tenant
-        self.answer_requests = 0
-
-    async def get(self, url: str, **params: Any) -> Any:
-        r = await self.client.get(url, params=params, headers=self.tenant.headers)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    async def post(self, url: str, body: Any = None, *, expect: int = 200) -> Any:
-        if url.startswith("/api/actions"):
-            self.answer_requests += 1
-        r = await self.client.post(url, json=body, headers=self.tenant.headers)
-        assert r.status_code == expect, r.text
-        return r.json()
-
-    async def convert(self, count: int, **settings: Any) -> tuple[str, list[str]]:
-        leads = await self.post("/api/leads", [lead(i) for i in range(count)], expect=201)
-        ids = [item["id"] for item in leads["items"]]
-        batch = await self.post(
-            "/api/leads/convert", {"name": "Batch", "lead_ids": ids, "settings": settings}, expect=201
-        )
-        return batch["id"], [item["name"] for item in leads["items"]]
-
-    async def waiting(self, batch_id: str, step_key: str) -> int:
-        page = await self.get("/api/actions", batch_id=batch_id, step_key=step_key, limit=1)
-        return int(page["total"])
-
-    async def until_waiting(self, batch_id: str, step_key: str, count: int, timeout: float = 60) -> None:
-        async def check() -> bool:
-            return await self.waiting(batch_id, step_key) == count
-
-        await wait_for(check, timeout=timeout, what=f"{count} steps waiting at {step_key}")
-
-    async def batch(self, batch_id: str, **params: Any) -> dict[str, Any]:
-        result: dict[str, Any] = await self.get(f"/api/registration-batches/{batch_id}", **params)
-        return result
-
-    async def until_final(self, batch_id: str, timeout: float = 120) -> dict[str, Any]:
-        async def check() -> bool:
-            return (await self.batch(batch_id, limit=1))["status"] in ("completed", "failed", "cancelled")
-
-        await wait_for(check, timeout=timeout, interval=0.2, what="the batch to finish")
-        return await self.batch(batch_id, limit=500)
-
-    async def answer_everything(self, batch_id: str, count: int, names: list[str]) -> None:
-        """The acceptance criterion's operator requests: bulk confirm, bulk accept plus one answer per
-        unclear match, bulk configuration."""
-        await self.until_waiting(batch_id, "company_search", count)
-        confirmed = await self.post(
-            "/api/actions/bulk", {"mode": "confirm_search_terms", "batch_id": batch_id}
-        )
-        assert confirmed["succeeded"] == count, confirmed
-        await self.until_waiting(batch_id, "company_selection", count)
-        accepted = await self.post("/api/actions/bulk", {"mode": "accept_preselected", "batch_id": batch_id})
-        unclear = [name for name in names if not has_clear_match(name)]
-        assert accepted["succeeded"] == count - len(unclear), accepted
-        assert accepted["failed"] == len(unclear)
-        assert {item["field"] for item in accepted["items"] if not item["ok"]} <= {"candidate_id"}
-        waiting = await self.get("/api/actions", batch_id=batch_id, step_key="company_selection", limit=500)
-        assert waiting["total"] == len(unclear)
-        for action in waiting["items"]:
-            candidates = action["input"]["candidates"]
-            assert action["input"]["preselected_candidate_id"] is None
-            first = next(c for c in candidates if "(No. 1)" in c["name"])
-            await self.post(f"/api/actions/{action['step_id']}", {"answer": {"candidate_id": first["id"]}})
-        await self.until_waiting(batch_id, "yolo_config", count)
-        applied = await self.post(
-            "/api/actions/bulk", {"mode": "apply_config", "batch_id": batch_id, "config": CONFIG}
-        )
-        assert applied["succeeded"] == count, applied
-
-
-async def _start(
-    settings: Settings, faults: dict[str, Any] | None = None, **more: Any
-) -> tuple[Services, Worker, asyncio.Task[None]]:
-    services = build_services(
-        settings.model_copy(update={"simulation_faults": faults or {}, "pumpd_concurrency": 10, **more})
-    )
-    worker = Worker(services.runtime_deps(), services.registry, concurrency=16)
-    return services, worker, asyncio.create_task(worker.run())
-
-
-async def _stop(services: Services, worker: Worker, task: asyncio.Task[None]) -> None:
-    worker.stop()
-    await task
-    await close_services(services)
-
-
-@pytest.fixture
-def faults() -> dict[str, Any]:
-    return {}
-
-
-@pytest.fixture
-async def running(settings: Settings, faults: dict[str, Any]) -> AsyncIterator[Batch]:
-    services, worker, task = await _start(settings, faults)
-    tenant = await make_tenant(services, "Batch Org")
-    app = create_app(settings, services=services)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        yield Batch(services, client, tenant)
-    await _stop(services, worker, task)
 
 
 async def test_fifty_leads_complete_with_exactly_the_acceptance_operator_requests(running: Batch) -> None:
@@ -378,7 +196,7 @@ async def _steps_in_progress(services: Services, step_key: str) -> set[str]:
 async def test_a_restart_mid_batch_loses_nothing(settings: Settings) -> None:
     """Everything is closed mid-batch, the worker without waiting for its running jobs (the simulated
     services answer slowly, so some company_details steps are running), then started again."""
-    services, worker, task = await _start(settings, {"latency_ms": 400}, shutdown_grace_seconds=0)
+    services, worker, task = await start_service(settings, {"latency_ms": 400}, shutdown_grace_seconds=0)
     tenant = await make_tenant(services, "Restart Org")
     app = create_app(settings, services=services)
     async with httpx.AsyncClient(
@@ -406,7 +224,7 @@ async def test_a_restart_mid_batch_loses_nothing(settings: Settings) -> None:
     assert await _steps_in_progress(services, "company_details") == interrupted
     await close_services(services)
 
-    services, worker, task = await _start(settings)
+    services, worker, task = await start_service(settings)
     app = create_app(settings, services=services)
     try:
         async with httpx.AsyncClient(
@@ -448,7 +266,7 @@ async def test_a_restart_mid_batch_loses_nothing(settings: Settings) -> None:
             skipped = detail["counts_by_step"]["company_details"].get("skipped", 0)
             assert skipped == sum(1 for n in names if not has_clear_match(n))
     finally:
-        await _stop(services, worker, task)
+        await stop_service(services, worker, task)
 
 
 FAULTY = {"rules": [{"kind": "server_error", "rate": 0.07}, {"kind": "validation_error", "rate": 0.03}]}
