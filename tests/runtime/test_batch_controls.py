@@ -1,0 +1,248 @@
+"""What an operator does to batches besides answering, through the API with a real worker: converting
+(by ids, by a filter, leads already converted), batches of existing restaurants, cancel, pause and
+resume, the action queue's filters, the batch list's pages, and an admin's overrides of failed steps."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+import sqlalchemy as sa
+
+from onboardflow.domain.statuses import UserRole
+from onboardflow.operations import accounts
+from tests.runtime.batch_driver import Batch, lead
+from tests.runtime.conftest import wait_for
+
+
+async def _leads(running: Batch, items: list[dict[str, Any]]) -> list[str]:
+    created = await running.post("/api/leads", items, expect=201)
+    return [item["id"] for item in created["items"]]
+
+
+async def _counts(running: Batch, sql: str, **params: Any) -> int:
+    async with running.services.db.read() as conn:
+        return int((await conn.execute(sa.text(sql), params)).scalar_one())
+
+
+async def test_leads_already_converted_are_refused_by_id_and_nothing_is_created(running: Batch) -> None:
+    first, second, third = await _leads(running, [lead(0), lead(1), lead(2)])
+    await running.post("/api/leads/convert", {"name": "First", "lead_ids": [first, second]}, expect=201)
+    restaurants = await _counts(running, "SELECT COUNT(*) FROM restaurants")
+
+    refused = await running.post(
+        "/api/leads/convert", {"name": "Again", "lead_ids": [third, second, first]}, expect=409
+    )
+    assert refused["error"] == "conflict"
+    assert sorted(refused["details"]["lead_ids"]) == sorted([first, second])
+    assert first in refused["message"]
+    assert second in refused["message"]
+    assert await _counts(running, "SELECT COUNT(*) FROM restaurants") == restaurants
+    assert (await running.get("/api/registration-batches"))["total"] == 1
+    unconverted = await running.get("/api/leads", converted=False)
+    assert [item["id"] for item in unconverted["items"]] == [third]
+
+
+async def test_a_filter_converts_only_the_matching_unconverted_leads(running: Batch) -> None:
+    samples = [lead(i) for i in range(12)]
+    await _leads(running, samples)
+    wellington = sorted(s["name"] for s in samples if s["city"] == "Wellington")
+    assert len(wellington) >= 2
+
+    batch = await running.post(
+        "/api/leads/convert", {"name": "Wellington", "filter": {"city": "Wellington"}}, expect=201
+    )
+    assert batch["total_restaurants"] == len(wellington)
+    detail = await running.batch(batch["id"])
+    assert sorted(row["restaurant_name"] for row in detail["restaurants"]["items"]) == wellington
+    limited = await running.post(
+        "/api/leads/convert", {"name": "Two", "filter": {"city": "Auckland", "limit": 2}}, expect=201
+    )
+    assert limited["total_restaurants"] == 2
+    again = await running.post(
+        "/api/leads/convert", {"name": "Again", "filter": {"city": "Wellington"}}, expect=422
+    )
+    assert again["field"] == "filter"
+    both = await running.post(
+        "/api/leads/convert", {"name": "Both", "lead_ids": [], "filter": {"city": "Auckland"}}, expect=422
+    )
+    assert both["field"] == "lead_ids"
+
+
+async def test_a_batch_of_existing_restaurants_refuses_those_already_being_registered(running: Batch) -> None:
+    batch_id, _names = await running.convert(3)
+    detail = await running.batch(batch_id)
+    restaurant_ids = [row["restaurant_id"] for row in detail["restaurants"]["items"]]
+
+    busy = await running.post(
+        "/api/registration-batches", {"name": "Twice", "restaurant_ids": restaurant_ids[:2]}, expect=409
+    )
+    assert sorted(busy["details"]["restaurant_ids"]) == sorted(restaurant_ids[:2])
+    await running.post(f"/api/registration-batches/{batch_id}/cancel")
+    again = await running.post(
+        "/api/registration-batches", {"name": "Again", "restaurant_ids": restaurant_ids}, expect=201
+    )
+    assert again["total_restaurants"] == 3
+    assert again["status"] in ("pending", "in_progress")
+    await running.until_waiting(again["id"], "company_search", 3)
+
+
+async def test_cancelling_a_batch_cancels_every_job_and_drops_its_waiting_steps(running: Batch) -> None:
+    batch_id, _names = await running.convert(5)
+    await running.until_waiting(batch_id, "company_search", 5)
+
+    cancelled = await running.post(f"/api/registration-batches/{batch_id}/cancel")
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["counts_by_status"] == {"cancelled": 5}
+    assert cancelled["counts_by_step"]["company_search"] == {"cancelled": 5}
+    assert cancelled["counts_by_step"]["yolo_execution"] == {"cancelled": 5}
+    assert await running.waiting(batch_id, "company_search") == 0
+    again = await running.post(f"/api/registration-batches/{batch_id}/cancel", expect=409)
+    assert again["error"] == "conflict"
+    assert (await running.post(f"/api/registration-batches/{batch_id}/retry-failed", expect=409))["message"]
+
+
+async def test_a_paused_batch_starts_no_automatic_step_but_takes_answers(running: Batch) -> None:
+    batch_id, _names = await running.convert(4)
+    await running.until_waiting(batch_id, "company_search", 4)
+    paused = await running.post(f"/api/registration-batches/{batch_id}/pause")
+    assert paused["status"] == "paused"
+
+    confirmed = await running.post(
+        "/api/actions/bulk", {"mode": "confirm_search_terms", "batch_id": batch_id}
+    )
+    assert confirmed["succeeded"] == 4
+
+    async def parked() -> int:  # the test's only batch
+        return await _counts(
+            running,
+            "SELECT COUNT(*) FROM registration_job_steps WHERE step_key = 'company_search' "
+            "AND status = 'pending' AND job_id IS NULL AND answered_at IS NOT NULL",
+        )
+
+    async def all_parked() -> bool:
+        return await parked() == 4
+
+    # Each answer queued the search; the worker took every one and parked it instead of searching.
+    await wait_for(all_parked, timeout=30, what="the four searches to park")
+    assert await _counts(running, "SELECT COUNT(*) FROM company_candidates") == 0
+    assert await running.waiting(batch_id, "company_selection") == 0
+    assert (await running.batch(batch_id))["status"] == "paused"
+
+    resumed = await running.post(f"/api/registration-batches/{batch_id}/resume")
+    assert resumed["status"] == "in_progress"
+    await running.until_waiting(batch_id, "company_selection", 4)
+    assert await _counts(running, "SELECT COUNT(*) FROM company_candidates") > 0
+
+
+async def test_actions_filter_by_restaurant_and_batches_come_in_pages(running: Batch) -> None:
+    older, _ = await running.convert(2)
+    await running.until_waiting(older, "company_search", 2)
+    detail = await running.batch(older)
+    first = detail["restaurants"]["items"][0]
+
+    mine = await running.get("/api/actions", restaurant_id=first["restaurant_id"])
+    assert mine["total"] == 1
+    assert mine["items"][0]["step_id"] == first["steps"]["company_search"]["id"]
+    assert (await running.get("/api/actions", batch_id=older, step_key="yolo_config"))["total"] == 0
+
+    newer_leads = await _leads(running, [lead(9)])
+    newer = (
+        await running.post("/api/leads/convert", {"name": "Newer", "lead_ids": newer_leads}, expect=201)
+    )["id"]
+    first_page = await running.get("/api/registration-batches", limit=1)
+    second_page = await running.get("/api/registration-batches", limit=1, offset=1)
+    assert (first_page["total"], first_page["limit"], first_page["offset"]) == (2, 1, 0)
+    assert [b["id"] for b in first_page["items"]] == [newer]
+    assert [b["id"] for b in second_page["items"]] == [older]
+    assert second_page["items"][0]["total_restaurants"] == 2
+    assert set(second_page["items"][0]["counts_by_step"]) == {
+        "extraction", "company_search", "company_selection",
+        "company_details", "yolo_config", "yolo_execution",
+    }  # fmt: skip
+    bad = await running.client.get(
+        "/api/registration-batches", params={"status": "sleeping"}, headers=running.tenant.headers
+    )
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "status"
+
+
+MENU_FAILS_TWICE = {
+    "rules": [{"service": "extraction", "operation": "extract_menu", "kind": "validation_error", "times": 2}]
+}
+
+
+async def _step_events(running: Batch, step_id: str) -> list[dict[str, Any]]:
+    async with running.services.db.read() as conn:
+        rows = await conn.execute(
+            sa.text(
+                "SELECT from_status, to_status, actor, reason FROM events "
+                "WHERE entity_type = 'step' AND entity_id = :id ORDER BY id"
+            ).bindparams(sa.bindparam("id", type_=sa.Uuid())),
+            {"id": UUID(step_id)},
+        )
+        return [dict(row) for row in rows.mappings()]
+
+
+@pytest.mark.parametrize("faults", [MENU_FAILS_TWICE])
+async def test_an_admin_skips_or_reruns_a_failed_step_and_the_events_say_who_and_why(running: Batch) -> None:
+    batch_id, _names = await running.convert(3)
+    await running.until_waiting(batch_id, "company_search", 1)
+
+    async def two_failed() -> bool:
+        return (await running.batch(batch_id))["counts_by_status"].get("failed") == 2
+
+    await wait_for(two_failed, timeout=30, what="two extractions to fail")
+    failed = (await running.batch(batch_id, status="failed"))["restaurants"]["items"]
+    skip_id, rerun_id = (row["steps"]["extraction"]["id"] for row in failed)
+    actor = f"user:{running.tenant.principal.user_id}"
+
+    member_user, _password = await accounts.create_user(
+        running.services,
+        organisation=running.tenant.name,
+        email="member@batch-org.test",
+        role=UserRole.MEMBER,
+    )
+    member = await accounts.create_token(
+        running.services, organisation=running.tenant.name, role=UserRole.MEMBER, user_id=member_user.id
+    )
+    forbidden = await running.client.post(
+        f"/api/registration-steps/{skip_id}/skip",
+        json={"reason": "no menu online"},
+        headers={"Authorization": f"Bearer {member}"},
+    )
+    assert forbidden.status_code == 403, forbidden.text
+    no_reason = await running.client.post(
+        f"/api/registration-steps/{skip_id}/skip", json={"reason": "   "}, headers=running.tenant.headers
+    )
+    assert no_reason.status_code == 422
+    assert no_reason.json()["field"] == "reason"
+
+    skipped = await running.post(f"/api/registration-steps/{skip_id}/skip", {"reason": "no menu online"})
+    assert skipped["status"] == "skipped"
+    rerun = await running.post(
+        f"/api/registration-steps/{rerun_id}/rerun",
+        {
+            "reason": "the marketplace page moved",
+            "input": {"source_url": "https://menus.example.co.nz/moved"},
+        },
+    )
+    assert rerun["status"] == "restarted"
+    twice = await running.post(f"/api/registration-steps/{skip_id}/skip", {"reason": "again"}, expect=409)
+    assert "only a failed step" in twice["message"]
+
+    await running.until_waiting(batch_id, "company_search", 3)
+    detail = await running.batch(batch_id)
+    assert detail["counts_by_step"]["extraction"] == {"completed": 2, "skipped": 1}
+    assert detail["counts_by_status"] == {"action_required": 3}
+    row = next(r for r in detail["restaurants"]["items"] if r["steps"]["extraction"]["id"] == skip_id)
+    assert row["steps"]["extraction"]["skip_reason"] == "no menu online"
+    assert (await _step_events(running, skip_id))[-1] == {
+        "from_status": "failed", "to_status": "skipped", "actor": actor,
+        "reason": "skipped by operator: no menu online",
+    }  # fmt: skip
+    restarted = [e for e in await _step_events(running, rerun_id) if e["actor"] == actor]
+    assert [(e["from_status"], e["to_status"]) for e in restarted] == [("failed", "pending")]
+    reason = restarted[0]["reason"]
+    assert reason == "re-run by operator: the marketplace page moved; changed source_url"
