@@ -4,6 +4,7 @@ resume, the action queue's filters, the batch list's pages, and an admin's overr
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -246,3 +247,45 @@ async def test_an_admin_skips_or_reruns_a_failed_step_and_the_events_say_who_and
     assert [(e["from_status"], e["to_status"]) for e in restarted] == [("failed", "pending")]
     reason = restarted[0]["reason"]
     assert reason == "re-run by operator: the marketplace page moved; changed source_url"
+
+
+SEARCH_FAILS_ONCE = {
+    "rules": [{"service": "companies", "operation": "search_by_name", "kind": "validation_error", "times": 1}]
+}
+
+
+@pytest.mark.parametrize("faults", [SEARCH_FAILS_ONCE])
+async def test_a_rerun_of_the_search_with_new_terms_records_them_as_the_admins_answer(running: Batch) -> None:
+    batch_id, _names = await running.convert(1)
+    await running.until_waiting(batch_id, "company_search", 1)
+    await running.post("/api/actions/bulk", {"mode": "confirm_search_terms", "batch_id": batch_id})
+
+    async def failed() -> bool:
+        return (await running.batch(batch_id))["counts_by_status"].get("failed") == 1
+
+    await wait_for(failed, timeout=30, what="the search to fail")
+    step_id = (await running.batch(batch_id))["restaurants"]["items"][0]["steps"]["company_search"]["id"]
+    admin, _password = await accounts.create_user(
+        running.services, organisation=running.tenant.name, email="lead@batch-org.test", role=UserRole.ADMIN
+    )
+    token = await accounts.create_token(
+        running.services, organisation=running.tenant.name, role=UserRole.ADMIN, user_id=admin.id
+    )
+    rerun = await running.client.post(
+        f"/api/registration-steps/{step_id}/rerun",
+        json={"reason": "search by the legal name", "input": {"legal_name": "Golden Dragon Pizza Limited"}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert rerun.status_code == 200, rerun.text
+    await running.until_waiting(batch_id, "company_selection", 1)
+    async with running.services.db.read() as conn:
+        step = (
+            await conn.execute(
+                sa.text(
+                    "SELECT answer, answered_by FROM registration_job_steps WHERE step_key = 'company_search'"
+                )
+            )
+        ).one()
+    answer = step.answer if isinstance(step.answer, dict) else json.loads(step.answer)
+    assert answer["legal_name"] == "Golden Dragon Pizza Limited"
+    assert str(UUID(str(step.answered_by))) == str(admin.id), "the re-run's terms are the other admin's"

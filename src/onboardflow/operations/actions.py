@@ -338,8 +338,10 @@ async def rerun_failed_step(
         key = step["step_key"]
         step_by_key(key)
         edited = parse_rerun_input(key, changes)
-        if key == "company_search":
-            await runs_store.update_step_values(conn, step_id, {"answer": edited})
+        if key == "company_search":  # the new search terms are the operator's answer now
+            await runs_store.update_step_values(
+                conn, step_id, {"answer": edited, "answered_by": principal.user_id, "answered_at": utcnow()}
+            )
         elif key == runs_store.EXECUTION_STEP:
             config = merge_config(services.secrets.open(run["execution_config"]), edited)
             validated = validate_yolo_config(config).model_dump(mode="json")
