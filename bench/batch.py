@@ -15,6 +15,8 @@ company search, ``GET /api/registration-batches/{id}`` (page of 50) and ``GET /a
 batch (page of 50) are each timed 50 times; the table shows p50 and p95. Nothing else happens while
 they are timed (every restaurant waits for the answer the driver holds back until they are done), so
 that time ("probes s") is not counted in "seconds": it is a separate measurement, not the batch's.
+The same two pages are also timed every 2 s while the workers run ("while running"), as an operator
+watching the batch would load them; the driver's own poll reads one row of the batch.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ from onboardflow.operations import accounts
 from onboardflow.operations.services import build_services, close_services
 
 SECRET = "bench-secret-key"
+BUSY_PROBE_EVERY = 4
+"""Time the two pages at every 4th poll of the batch (every 2 s)."""
 CONFIG = {"account": {"password": "bench-pass-123"}, "payment": {"provider": "cash"}}
 
 
@@ -146,7 +150,20 @@ async def run_one(
             actions_ms: list[float] = []
             probes = 0.0
             status = "in_progress"
+            busy_detail_ms: list[float] = []
+            busy_actions_ms: list[float] = []
+            polls = 0
             while status not in ("completed", "failed", "cancelled"):
+                if polls % BUSY_PROBE_EVERY == 0:
+                    # The batch page's first page and the batch's action queue, as an operator watching
+                    # the batch loads them, timed while the workers run.
+                    busy_detail_ms += await timed_gets(
+                        client, f"/api/registration-batches/{batch_id}?limit=50", headers, 1
+                    )
+                    busy_actions_ms += await timed_gets(
+                        client, f"/api/actions?batch_id={batch_id}&limit=50", headers, 1
+                    )
+                polls += 1
                 summary = (
                     await client.get(f"/api/registration-batches/{batch_id}?limit=1", headers=headers)
                 ).json()
@@ -215,6 +232,8 @@ async def run_one(
         "detail_p95": percentile(detail_ms, 0.95) if detail_ms else float("nan"),
         "actions_p50": statistics.median(actions_ms) if actions_ms else float("nan"),
         "actions_p95": percentile(actions_ms, 0.95) if actions_ms else float("nan"),
+        "busy_detail": (statistics.median(busy_detail_ms), percentile(busy_detail_ms, 0.95)),
+        "busy_actions": (statistics.median(busy_actions_ms), percentile(busy_actions_ms, 0.95)),
         "cpu_ms": {name: seconds * 1000 / restaurants for name, seconds in spent.items()},
     }
 
@@ -257,6 +276,7 @@ def main() -> None:
             "answer requests",
             "detail p50 / p95 ms",
             "actions p50 / p95 ms",
+            "while running: detail / actions p50 / p95 ms",
             "CPU per restaurant: workers / PostgreSQL / API and driver ms",
         ],
         [
@@ -272,6 +292,7 @@ def main() -> None:
                 str(row["requests"]),
                 f"{row['detail_p50']:.0f} / {row['detail_p95']:.0f}",
                 f"{row['actions_p50']:.0f} / {row['actions_p95']:.0f}",
+                "{:.0f} / {:.0f}; {:.0f} / {:.0f}".format(*row["busy_detail"], *row["busy_actions"]),
                 " / ".join(f"{row['cpu_ms'][name]:.0f}" for name in ("workers", "postgresql", "driver")),
             ]
             for row in rows
