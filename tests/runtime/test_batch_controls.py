@@ -289,3 +289,63 @@ async def test_a_rerun_of_the_search_with_new_terms_records_them_as_the_admins_a
     answer = step.answer if isinstance(step.answer, dict) else json.loads(step.answer)
     assert answer["legal_name"] == "Golden Dragon Pizza Limited"
     assert str(UUID(str(step.answered_by))) == str(admin.id), "the re-run's terms are the other admin's"
+
+
+async def _until_no_job_runs(running: Batch) -> None:
+    """Every job ends (a waiting step holds no job, so no worker); a job's row is marked done just after
+    the transaction that made its step wait, hence the wait."""
+
+    async def idle() -> bool:
+        return not await _counts(
+            running, "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'in_progress')"
+        )
+
+    await wait_for(idle, timeout=10, what="every job to end")
+
+
+async def _stored_candidates(running: Batch, run_id: str) -> int:
+    async with running.services.db.read() as conn:
+        query = sa.text("SELECT COUNT(*) FROM company_candidates WHERE registration_job_id = :run")
+        query = query.bindparams(sa.bindparam("run", type_=sa.Uuid()))
+        return int((await conn.execute(query, {"run": UUID(run_id)})).scalar_one())
+
+
+async def test_every_wait_carries_its_form_and_answer_schema_and_holds_no_worker(running: Batch) -> None:
+    batch_id, names = await running.convert(3)
+    await running.until_waiting(batch_id, "company_search", 3)
+    await _until_no_job_runs(running)
+    searches = (await running.get("/api/actions", batch_id=batch_id, step_key="company_search"))["items"]
+    for action in searches:
+        terms = action["input"]["search_terms"]
+        assert terms["trading_name"] == action["restaurant_name"]
+        assert terms["legal_name"] == f"{action['restaurant_name']} Limited"
+        assert terms["street_address"]
+        assert set(action["answer_schema"]["properties"]) == {"trading_name", "legal_name", "street_address"}
+    assert sorted(a["restaurant_name"] for a in searches) == sorted(names)
+
+    await running.post("/api/actions/bulk", {"mode": "confirm_search_terms", "batch_id": batch_id})
+    await running.until_waiting(batch_id, "company_selection", 3)
+    await _until_no_job_runs(running)
+    for action in (await running.get("/api/actions", batch_id=batch_id, step_key="company_selection"))[
+        "items"
+    ]:
+        candidates = action["input"]["candidates"]
+        assert {c["matched_by"] for c in candidates} == {"name", "address"}
+        assert all(0 <= c["score"] <= 1 and c["match_reasons"] for c in candidates)
+        assert [c["score"] for c in candidates] == sorted((c["score"] for c in candidates), reverse=True)
+        assert set(action["answer_schema"]["properties"]) == {"candidate_id", "none_of_these"}
+        stored = await _stored_candidates(running, action["registration_job_id"])
+        assert stored == len(candidates), "every candidate is persisted"
+
+    await running.post("/api/actions/bulk", {"mode": "accept_preselected", "batch_id": batch_id})
+    for action in (await running.get("/api/actions", batch_id=batch_id, step_key="company_selection"))[
+        "items"
+    ]:
+        await running.post(f"/api/actions/{action['step_id']}", {"answer": {"none_of_these": True}})
+    await running.until_waiting(batch_id, "yolo_config", 3)
+    await _until_no_job_runs(running)
+    for action in (await running.get("/api/actions", batch_id=batch_id, step_key="yolo_config"))["items"]:
+        prefilled = action["input"]["prefilled"]
+        assert prefilled["restaurant"]["name"] == action["restaurant_name"]
+        assert prefilled["website"]["primary_colour"].startswith("#")
+        assert {"account", "restaurant", "payment"} <= set(action["answer_schema"]["properties"])
