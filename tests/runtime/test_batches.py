@@ -50,16 +50,17 @@ async def test_fifty_leads_complete_with_exactly_the_acceptance_operator_request
     listed = await running.get("/api/registration-batches")
     assert listed["items"][0]["id"] == batch_id
     assert listed["items"][0]["progress_percent"] == 100
-    # Who answered and when is on every answered step, and in the events.
+    # Who answered and when is on every answered step: the operator's user, at a time.
     async with running.services.db.read() as conn:
         answered = (
             await conn.execute(
                 sa.text(
-                    "SELECT COUNT(*) FROM registration_job_steps WHERE step_key = 'yolo_config' "
-                    "AND answered_by IS NOT NULL AND answered_at IS NOT NULL"
+                    "SELECT step_key, answered_by, COUNT(*) FROM registration_job_steps "
+                    "WHERE step_key IN ('company_search', 'company_selection', 'yolo_config') "
+                    "AND answered_at IS NOT NULL GROUP BY step_key, answered_by"
                 )
             )
-        ).scalar_one()
+        ).all()
         leaked = (
             await conn.execute(
                 sa.text(
@@ -68,7 +69,10 @@ async def test_fifty_leads_complete_with_exactly_the_acceptance_operator_request
                 )
             )
         ).scalar_one()
-    assert answered == 50
+    user = str(running.tenant.principal.user_id).replace("-", "")
+    assert {(key, str(by).replace("-", ""), count) for key, by, count in answered} == {
+        ("company_search", user, 50), ("company_selection", user, 50), ("yolo_config", user, 50),
+    }  # fmt: skip
     assert leaked == 0, "the configuration's password is sealed at rest"
 
 
