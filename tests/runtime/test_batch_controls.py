@@ -65,10 +65,14 @@ async def test_a_filter_converts_only_the_matching_unconverted_leads(running: Ba
         "/api/leads/convert", {"name": "Again", "filter": {"city": "Wellington"}}, expect=422
     )
     assert again["field"] == "filter"
+    (spare,) = await _leads(running, [lead(20)])
     both = await running.post(
-        "/api/leads/convert", {"name": "Both", "lead_ids": [], "filter": {"city": "Auckland"}}, expect=422
+        "/api/leads/convert",
+        {"name": "Both", "lead_ids": [spare], "filter": {"city": "Auckland"}},
+        expect=422,
     )
     assert both["field"] == "lead_ids"
+    assert "either" in both["message"]
 
 
 async def test_a_batch_of_existing_restaurants_refuses_those_already_being_registered(running: Batch) -> None:
@@ -102,6 +106,25 @@ async def test_cancelling_a_batch_cancels_every_job_and_drops_its_waiting_steps(
     again = await running.post(f"/api/registration-batches/{batch_id}/cancel", expect=409)
     assert again["error"] == "conflict"
     assert (await running.post(f"/api/registration-batches/{batch_id}/retry-failed", expect=409))["message"]
+
+
+@pytest.mark.parametrize("faults", [{"latency_ms": 300}])
+async def test_cancelling_a_batch_while_its_steps_run_stops_them_and_keeps_nothing(running: Batch) -> None:
+    batch_id, _names = await running.convert(4)
+
+    async def extracting() -> bool:
+        return bool((await running.batch(batch_id))["counts_by_step"]["extraction"].get("in_progress"))
+
+    await wait_for(extracting, timeout=30, interval=0.02, what="an extraction to run")
+    cancelled = await running.post(f"/api/registration-batches/{batch_id}/cancel")
+    assert cancelled["counts_by_status"] == {"cancelled": 4}
+    await _until_no_job_runs(running)
+    detail = await running.batch(batch_id)
+    assert detail["counts_by_step"]["extraction"] == {"cancelled": 4}
+    assert detail["counts_by_step"]["company_search"] == {"cancelled": 4}
+    for row in detail["restaurants"]["items"]:  # the cancelled extractions stored nothing
+        assert not (await running.get(f"/api/restaurants/{row['restaurant_id']}"))["menu"]
+    assert await running.waiting(batch_id, "company_search") == 0
 
 
 async def test_a_paused_batch_starts_no_automatic_step_but_takes_answers(running: Batch) -> None:
@@ -265,6 +288,7 @@ async def test_a_rerun_of_the_search_with_new_terms_records_them_as_the_admins_a
 
     await wait_for(failed, timeout=30, what="the search to fail")
     step_id = (await running.batch(batch_id))["restaurants"]["items"][0]["steps"]["company_search"]["id"]
+    first = await _search_step(running)
     admin, _password = await accounts.create_user(
         running.services, organisation=running.tenant.name, email="lead@batch-org.test", role=UserRole.ADMIN
     )
@@ -278,17 +302,21 @@ async def test_a_rerun_of_the_search_with_new_terms_records_them_as_the_admins_a
     )
     assert rerun.status_code == 200, rerun.text
     await running.until_waiting(batch_id, "company_selection", 1)
-    async with running.services.db.read() as conn:
-        step = (
-            await conn.execute(
-                sa.text(
-                    "SELECT answer, answered_by FROM registration_job_steps WHERE step_key = 'company_search'"
-                )
-            )
-        ).one()
+    step = await _search_step(running)
     answer = step.answer if isinstance(step.answer, dict) else json.loads(step.answer)
     assert answer["legal_name"] == "Golden Dragon Pizza Limited"
     assert str(UUID(str(step.answered_by))) == str(admin.id), "the re-run's terms are the other admin's"
+    assert step.answered_at is not None
+    assert step.answered_at != first.answered_at
+
+
+async def _search_step(running: Batch) -> Any:
+    async with running.services.db.read() as conn:
+        query = (
+            "SELECT answer, answered_by, answered_at FROM registration_job_steps "
+            "WHERE step_key = 'company_search'"
+        )
+        return (await conn.execute(sa.text(query))).one()
 
 
 async def _until_no_job_runs(running: Batch) -> None:

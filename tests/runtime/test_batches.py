@@ -127,7 +127,8 @@ async def test_a_wrong_candidate_is_refused_and_nothing_changes(running: Batch) 
     )
     assert r.status_code == 404
     assert (await running.client.get("/api/actions", headers=other.headers)).json()["total"] == 0
-    # Nor can the step be answered with a candidate of the other organisation's own restaurant.
+    # Nor can the step be answered with a candidate of the other organisation's own restaurant (the
+    # acceptance criterion's third case; answers are checked against the step's own candidates).
     elsewhere = Batch(running.services, running.client, other)
     other_batch, _ = await elsewhere.convert(1)
     await elsewhere.until_waiting(other_batch, "company_search", 1)
@@ -222,10 +223,11 @@ async def test_a_restart_mid_batch_loses_nothing(settings: Settings) -> None:
             return bool(await _steps_in_progress(services, "company_details"))
 
         await wait_for(details_running, timeout=30, interval=0.02, what="a company_details step to run")
-        interrupted = await _steps_in_progress(services, "company_details")
     worker.stop()
     await task
-    assert await _steps_in_progress(services, "company_details") == interrupted
+    # What was running when the worker stopped without waiting (each call takes 400 ms).
+    interrupted = await _steps_in_progress(services, "company_details")
+    assert interrupted
     await close_services(services)
 
     services, worker, task = await start_service(settings)
@@ -273,7 +275,10 @@ async def test_a_restart_mid_batch_loses_nothing(settings: Settings) -> None:
         await stop_service(services, worker, task)
 
 
-FAULTY = {"rules": [{"kind": "server_error", "rate": 0.07}, {"kind": "validation_error", "rate": 0.03}]}
+FAULTY = {
+    "seed": 7,  # the same faults in every run
+    "rules": [{"kind": "server_error", "rate": 0.07}, {"kind": "validation_error", "rate": 0.03}],
+}
 EMAIL_CONFIG = {
     **CONFIG,
     "account": {**CONFIG["account"], "email": "owner@example.co.nz"},
