@@ -6,7 +6,13 @@ from __future__ import annotations
 import re
 
 import httpx
+import sqlalchemy as sa
 
+from onboardflow.api.app import create_app
+from onboardflow.config import Settings
+from onboardflow.domain.statuses import UserRole
+from onboardflow.operations import accounts
+from onboardflow.operations.services import Services
 from onboardflow.web.batches import ROWS_PER_PAGE
 from tests.conftest import Tenant
 
@@ -15,12 +21,14 @@ ROW = re.compile(r'<tbody class="grid-row"')
 
 
 async def _sign_in(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    await _sign_in_as(client, tenant.email, tenant.password)
+
+
+async def _sign_in_as(client: httpx.AsyncClient, email: str, password: str) -> None:
     page = await client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf, page.text
-    r = await client.post(
-        "/login", data={"email": tenant.email, "password": tenant.password, "csrf": csrf.group(1)}
-    )
+    r = await client.post("/login", data={"email": email, "password": password, "csrf": csrf.group(1)})
     assert r.status_code == 303, r.text
 
 
@@ -104,3 +112,33 @@ async def test_filters_of_a_paged_batch_select_rows_across_pages_and_keep_the_fi
     assert _names(by_step.text) == [row["restaurant_name"] for row in cancelled]
     none = await client.get(f"/batches/{batch_id}?step=company_search&status=action_required")
     assert "No restaurant matches these filters." in none.text
+
+
+async def test_only_an_admin_is_offered_the_override_of_a_failed_step(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services, settings: Settings
+) -> None:
+    batch_id = await _batch(client, tenant)
+    async with services.db.write() as conn:
+        await conn.execute(
+            sa.text(
+                "UPDATE registration_job_steps SET status = 'failed', error_message = 'menu page not found' "
+                "WHERE id = (SELECT id FROM registration_job_steps WHERE step_key = 'extraction' "
+                "ORDER BY id LIMIT 1)"
+            )
+        )
+    await _sign_in(client, tenant)
+    admin_view = (await client.get(f"/batches/{batch_id}")).text
+    assert admin_view.count("data-override-step=") == 1
+    assert "Menu page URL" in admin_view
+
+    _user, password = await accounts.create_user(
+        services, organisation=tenant.name, email="member@org-a.test", role=UserRole.MEMBER
+    )
+    app = create_app(settings, services=services)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as member:
+        await _sign_in_as(member, "member@org-a.test", password)
+        member_view = (await member.get(f"/batches/{batch_id}")).text
+    assert "menu page not found" in member_view
+    assert "data-override-step=" not in member_view

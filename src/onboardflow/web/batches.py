@@ -34,6 +34,17 @@ FINAL_BATCH = ("completed", "failed", "cancelled")
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 StepFilter = Annotated[str | None, Query(max_length=40)]
 StatusFilter = Annotated[str | None, Query(max_length=40)]
+OVERRIDE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "extraction": (("source_url", "Menu page URL"),),
+    "company_search": (
+        ("trading_name", "Trading name"),
+        ("legal_name", "Legal name"),
+        ("street_address", "Street address"),
+    ),
+    "company_details": (("company_number", "Company number"),),
+}
+"""The failed steps an admin skips or re-runs from the grid, with the fields of a re-run's edited input
+(``domain.overrides``). A failed registration step is retried from its sub-steps instead."""
 
 
 def _attention(batch: dict[str, Any]) -> dict[str, int]:
@@ -93,6 +104,7 @@ async def _grid_context(
         "filter_status": status or "",
         "filter_query": query,
         "offset": offset,
+        "override_fields": OVERRIDE_FIELDS if principal.is_admin else {},
     }
 
 

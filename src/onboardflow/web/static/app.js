@@ -239,6 +239,30 @@
           .catch(function (error) { notify(error.message, "error"); button.disabled = false; });
       });
     });
+    // An admin's override of a failed step: skip it with a reason, or re-run it with edited input.
+    root.querySelectorAll("form[data-override-step]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var action = event.submitter && event.submitter.value === "skip" ? "skip" : "rerun";
+        var body = { reason: form.elements.reason.value };
+        if (action === "rerun") {
+          body.input = {};
+          form.querySelectorAll("input[data-input]").forEach(function (field) {
+            if (field.value.trim()) body.input[field.name] = field.value.trim();
+          });
+        }
+        var buttons = form.querySelectorAll("button");
+        buttons.forEach(function (b) { b.disabled = true; });
+        api("POST", "/api/registration-steps/" + form.getAttribute("data-override-step") + "/" + action, body)
+          .then(function () {
+            notify(action === "skip" ? "The step was skipped; the restaurant carries on from the next one."
+              : "The step runs again.", "success");
+            var live = closestLive(form);
+            if (live) refreshLive(live);
+          })
+          .catch(function (error) { notify(error.message, "error"); buttons.forEach(function (b) { b.disabled = false; }); });
+      });
+    });
     root.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
