@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,10 @@ def start_server(
     return proc, server
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """`onboardflow serve` on a fresh SQLite file with simulated services (150 ms per call)."""
-    proc, server = start_server(tmp_path_factory.mktemp("web"))
+@contextmanager
+def serving(data: Path, *, faults: dict[str, Any] | None = None) -> Iterator[LiveServer]:
+    """``start_server``, stopped at the end (killed if it does not stop within 15 s)."""
+    proc, server = start_server(data, faults=faults)
     try:
         yield server
     finally:
@@ -94,6 +95,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`onboardflow serve` on a fresh SQLite file with simulated services (150 ms per call)."""
+    with serving(tmp_path_factory.mktemp("web")) as server:
+        yield server
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -4,7 +4,6 @@ extraction is skipped with a reason, the other's is re-run from another menu pag
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.conftest import LiveServer, shoot, sign_in, start_server
+from tests.web.conftest import LiveServer, serving, shoot, sign_in
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -27,16 +26,8 @@ MENU_FAILS_TWICE = {
 
 @pytest.fixture(scope="module")
 def failing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    proc, server = start_server(tmp_path_factory.mktemp("overrides"), faults=MENU_FAILS_TWICE)
-    try:
+    with serving(tmp_path_factory.mktemp("overrides"), faults=MENU_FAILS_TWICE) as server:
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _api(server: LiveServer, method: str, path: str, body: Any = None) -> Any:
