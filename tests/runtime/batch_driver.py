@@ -66,6 +66,11 @@ _STREETS = (
 _CITIES = ("Auckland", "Auckland", "Auckland", "Wellington", "Christchurch", "Dunedin")  # fmt: skip
 
 CONFIG = {"account": {"password": "batch-pass-123"}, "payment": {"provider": "cash"}}
+EMAIL_CONFIG = {  # for restaurants whose company was not chosen, so no email is known
+    **CONFIG,
+    "account": {**CONFIG["account"], "email": "owner@example.co.nz"},
+    "restaurant": {"email": "owner@example.co.nz"},
+}
 
 
 def lead(index: int) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 
 from onboardflow.api.app import create_app
 from onboardflow.config import Settings
+from onboardflow.operations.services import Services
 from onboardflow.store.engine import Database
 from tests.conftest import make_tenant
 
@@ -76,8 +79,81 @@ class WorkerProcesses:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    async def kill_when_busy(
+        self, services: Services, proc: subprocess.Popen[bytes], *, what: str, **start: Any
+    ) -> subprocess.Popen[bytes]:
+        """SIGKILL ``proc`` a moment after it runs two jobs at once (``what`` says which, for the error
+        when it never does), then start a worker with ``start`` (``start()``'s arguments) in its place."""
+
+        async def busy() -> bool:
+            return await in_flight_on(services, proc.pid) >= 2
+
+        await wait_for(busy, timeout=30, what=f"{what} running on the first worker:\n{self.logs()}")
+        await asyncio.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
+        return self.start(**start)
+
     def logs(self) -> str:
         return "\n".join(p.read_text() for p in sorted(self.tmp_path.glob("worker-*.log")))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[str]:
+    """`onboardflow sandbox` on a real port; every call takes 700 ms."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ONBOARDFLOW_SIMULATION_FAULTS": '{"latency_ms": 700}',
+        "ONBOARDFLOW_LOG_LEVEL": "WARNING",
+        "ONBOARDFLOW_DATA_DIR": str(tmp_path),
+    }
+    log = (tmp_path / "sandbox.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "onboardflow", "sandbox", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{url}/_health")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+async def pumpd_calls_by(sandbox: str, field: str) -> dict[str, list[dict[str, Any]]]:
+    """The Pumpd calls the sandbox at ``sandbox`` received, grouped by one of their fields."""
+    async with httpx.AsyncClient() as client:
+        calls: list[dict[str, Any]] = (
+            await client.get(f"{sandbox}/_calls", params={"service": "pumpd"})
+        ).json()
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for call in calls:
+        grouped.setdefault(call[field], []).append(call)
+    return grouped
+
+
+async def in_flight_on(services: Services, pid: int) -> int:
+    """How many jobs the worker process ``pid`` is running."""
+    async with services.db.read() as conn:
+        query = sa.text("SELECT COUNT(*) FROM jobs WHERE status = 'in_progress' AND lease_owner LIKE :p")
+        return int((await conn.execute(query, {"p": f"%-{pid}-%"})).scalar_one())
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from onboardflow.operations import actions as actions_ops
 from onboardflow.operations.services import Services, close_services
 from onboardflow.store import actions as actions_store
 from tests.conftest import make_tenant
-from tests.runtime.batch_driver import CONFIG, Batch, start_service, stop_service
+from tests.runtime.batch_driver import CONFIG, EMAIL_CONFIG, Batch, start_service, stop_service
 from tests.runtime.conftest import wait_for
 
 
@@ -278,11 +278,6 @@ async def test_a_restart_mid_batch_loses_nothing(settings: Settings) -> None:
 FAULTY = {
     "seed": 7,  # the same faults in every run
     "rules": [{"kind": "server_error", "rate": 0.07}, {"kind": "validation_error", "rate": 0.03}],
-}
-EMAIL_CONFIG = {
-    **CONFIG,
-    "account": {**CONFIG["account"], "email": "owner@example.co.nz"},
-    "restaurant": {"email": "owner@example.co.nz"},
 }
 
 

@@ -3,21 +3,9 @@ the sandbox on a real port, PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections import defaultdict
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-import sqlalchemy as sa
 
 from onboardflow.domain.leads import RestaurantInput
 from onboardflow.domain.menus import normalise_menu
@@ -26,7 +14,7 @@ from onboardflow.operations.services import Services
 from onboardflow.store import restaurants as restaurant_store
 from tests.conftest import Tenant
 from tests.domain.conftest import sample_config
-from tests.runtime.conftest import ROOT, WorkerProcesses, wait_for
+from tests.runtime.conftest import WorkerProcesses, pumpd_calls_by, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -55,51 +43,6 @@ MENU = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[str]:
-    """`onboardflow sandbox` on a real port; every call takes 700 ms."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ONBOARDFLOW_SIMULATION_FAULTS": '{"latency_ms": 700}',
-        "ONBOARDFLOW_LOG_LEVEL": "WARNING",
-        "ONBOARDFLOW_DATA_DIR": str(tmp_path),
-    }
-    log = (tmp_path / "sandbox.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "onboardflow", "sandbox", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/_health")
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-
-
-async def _in_flight_on(services: Services, pid: int) -> int:
-    async with services.db.read() as conn:
-        query = sa.text("SELECT COUNT(*) FROM jobs WHERE status = 'in_progress' AND lease_owner LIKE :p")
-        return int((await conn.execute(query, {"p": f"%-{pid}-%"})).scalar_one())
-
-
 @pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
 async def test_a_run_completes_after_its_worker_is_killed_without_repeating_any_effect(
     services: Services, tenant: Tenant, workers: WorkerProcesses, sandbox: str, db_kind: str
@@ -123,16 +66,9 @@ async def test_a_run_completes_after_its_worker_is_killed_without_repeating_any_
         services, tenant.principal, restaurant.id, sample_config()
     )
 
-    async def calls_in_flight() -> bool:
-        return await _in_flight_on(services, first.pid) >= 2
-
-    await wait_for(
-        calls_in_flight, timeout=30, what=f"sub-steps running on the first worker:\n{workers.logs()}"
+    await workers.kill_when_busy(
+        services, first, what="sub-steps", concurrency=12, lease_seconds=3, heartbeat_seconds=0.5, **http
     )
-    await asyncio.sleep(0.3)
-    first.send_signal(signal.SIGKILL)
-    first.wait(5)
-    workers.start(concurrency=12, lease_seconds=3, heartbeat_seconds=0.5, **http)
 
     async def finished() -> bool:
         detail = await registrations.get_run(services, tenant.principal, run_id)
@@ -142,13 +78,7 @@ async def test_a_run_completes_after_its_worker_is_killed_without_repeating_any_
     detail = await registrations.get_run(services, tenant.principal, run_id)
     assert detail["status"] == "completed", detail["error"]
 
-    async with httpx.AsyncClient() as client:
-        calls: list[dict[str, Any]] = (
-            await client.get(f"{sandbox}/_calls", params={"service": "pumpd"})
-        ).json()
-    by_operation: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for call in calls:
-        by_operation[call["operation"]].append(call)
+    by_operation = await pumpd_calls_by(sandbox, "operation")
     executed = {s["key"] for s in detail["sub_steps"] if s["status"] == "completed"}
     assert set(by_operation) == executed
     repeated = {op: c for op, c in by_operation.items() if len(c) > 1}
