@@ -4,6 +4,7 @@ against the app; the server-time budget of a 1,000-restaurant batch is measured 
 from __future__ import annotations
 
 import re
+from uuid import UUID
 
 import httpx
 import sqlalchemy as sa
@@ -118,14 +119,14 @@ async def test_only_an_admin_is_offered_the_override_of_a_failed_step(
     client: httpx.AsyncClient, tenant: Tenant, services: Services, settings: Settings
 ) -> None:
     batch_id = await _batch(client, tenant)
+    detail = await client.get(f"/api/registration-batches/{batch_id}", headers=tenant.headers)
+    first_row = detail.json()["restaurants"]["items"][0]  # on the page's first page
     async with services.db.write() as conn:
-        await conn.execute(
-            sa.text(
-                "UPDATE registration_job_steps SET status = 'failed', error_message = 'menu page not found' "
-                "WHERE id = (SELECT id FROM registration_job_steps WHERE step_key = 'extraction' "
-                "ORDER BY id LIMIT 1)"
-            )
-        )
+        failing = sa.text(
+            "UPDATE registration_job_steps SET status = 'failed', error_message = 'menu page not found' "
+            "WHERE id = :id"
+        ).bindparams(sa.bindparam("id", type_=sa.Uuid()))
+        await conn.execute(failing, {"id": UUID(first_row["steps"]["extraction"]["id"])})
     await _sign_in(client, tenant)
     admin_view = (await client.get(f"/batches/{batch_id}")).text
     assert admin_view.count("data-override-step=") == 1
