@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from onboardflow.domain.overrides import check_reason, parse_rerun_input
+from onboardflow.domain.overrides import check_reason, parse_rerun_input, rerun_input_fields
 from onboardflow.errors import InvalidInput
 
 
@@ -27,3 +27,15 @@ def test_edited_inputs_are_validated_per_step() -> None:
     with pytest.raises(InvalidInput) as error:
         parse_rerun_input("yolo_config", {})
     assert error.value.field == "step_key"
+
+
+def test_every_rerun_input_field_is_one_the_step_accepts() -> None:
+    assert rerun_input_fields("extraction") == ("source_url",)
+    assert rerun_input_fields("company_search") == ("trading_name", "legal_name", "street_address")
+    assert rerun_input_fields("company_details") == ("company_number",)
+    assert rerun_input_fields("yolo_execution") == ()
+    samples = {"source_url": "https://menus.example.co.nz/a", "company_number": "1234567"}
+    for key in ("extraction", "company_search", "company_details"):
+        for field in rerun_input_fields(key):
+            value = samples.get(field, "Golden Dragon")
+            assert parse_rerun_input(key, {field: value})[field] == value

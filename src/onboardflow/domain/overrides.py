@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from onboardflow.domain.answers import parse_answer
+from onboardflow.domain.answers import CompanySearchAnswer, parse_answer
 from onboardflow.domain.yolo_config import HttpUrl, invalid_input_from
 from onboardflow.errors import InvalidInput
 
@@ -42,6 +42,17 @@ class _DetailsInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     company_number: str | None = Field(default=None, min_length=1, max_length=50)
+
+
+def rerun_input_fields(step_key: str) -> tuple[str, ...]:
+    """The fields of a re-run's edited input for ``step_key``, each a plain value (the registration
+    step takes a partial configuration instead, so none)."""
+    models: dict[str, type[BaseModel]] = {
+        "extraction": _ExtractionInput,
+        "company_search": CompanySearchAnswer,
+        "company_details": _DetailsInput,
+    }
+    return tuple(models[step_key].model_fields) if step_key in models else ()
 
 
 def parse_rerun_input(step_key: str, data: Mapping[str, Any] | None) -> dict[str, Any]:

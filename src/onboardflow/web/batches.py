@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from onboardflow.domain.answers import ANSWER_STEP_KEYS
+from onboardflow.domain.overrides import RERUNNABLE_STEPS, rerun_input_fields
 from onboardflow.domain.pipeline import PIPELINE_STEPS
 from onboardflow.domain.statuses import FINAL_REGISTRATION
 from onboardflow.errors import InvalidInput, NotFound
@@ -34,17 +35,21 @@ FINAL_BATCH = ("completed", "failed", "cancelled")
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 StepFilter = Annotated[str | None, Query(max_length=40)]
 StatusFilter = Annotated[str | None, Query(max_length=40)]
-OVERRIDE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "extraction": (("source_url", "Menu page URL"),),
-    "company_search": (
-        ("trading_name", "Trading name"),
-        ("legal_name", "Legal name"),
-        ("street_address", "Street address"),
-    ),
-    "company_details": (("company_number", "Company number"),),
+FIELD_LABELS = {
+    "source_url": "Menu page URL",
+    "trading_name": "Trading name",
+    "legal_name": "Legal name",
+    "street_address": "Street address",
+    "company_number": "Company number",
 }
-"""The failed steps an admin skips or re-runs from the grid, with the fields of a re-run's edited input
-(``domain.overrides``). A failed registration step is retried from its sub-steps instead."""
+OVERRIDE_FIELDS = {
+    key: tuple((field, FIELD_LABELS[field]) for field in rerun_input_fields(key))
+    for key in RERUNNABLE_STEPS
+    if rerun_input_fields(key)
+}
+"""The failed steps an admin skips or re-runs from the grid, with the labelled fields of a re-run's
+edited input. A failed registration step (its input a partial configuration) is retried from its
+sub-steps instead."""
 
 
 def _attention(batch: dict[str, Any]) -> dict[str, int]:
