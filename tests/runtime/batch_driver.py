@@ -13,7 +13,7 @@ from onboardflow.config import Settings
 from onboardflow.operations.services import Services, build_services, close_services
 from onboardflow.runtime.worker import Worker
 from tests.conftest import Tenant
-from tests.runtime.conftest import wait_for
+from tests.runtime.waiting import wait_for
 
 _FIRST = (
     "Golden",

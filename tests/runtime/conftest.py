@@ -10,9 +10,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -23,9 +23,8 @@ from onboardflow.config import Settings
 from onboardflow.operations.services import Services
 from onboardflow.store.engine import Database
 from tests.conftest import make_tenant
-
-if TYPE_CHECKING:
-    from tests.runtime.batch_driver import Batch
+from tests.runtime.batch_driver import Batch, start_service, stop_service
+from tests.runtime.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,7 +85,7 @@ class WorkerProcesses:
         when it never does), then start a worker with ``start`` (``start()``'s arguments) in its place."""
 
         async def busy() -> bool:
-            return await in_flight_on(services, proc.pid) >= 2
+            return await _in_flight_on(services, proc.pid) >= 2
 
         await wait_for(busy, timeout=30, what=f"{what} running on the first worker:\n{self.logs()}")
         await asyncio.sleep(0.3)
@@ -149,7 +148,7 @@ async def pumpd_calls_by(sandbox: str, field: str) -> dict[str, list[dict[str, A
     return grouped
 
 
-async def in_flight_on(services: Services, pid: int) -> int:
+async def _in_flight_on(services: Services, pid: int) -> int:
     """How many jobs the worker process ``pid`` is running."""
     async with services.db.read() as conn:
         query = sa.text("SELECT COUNT(*) FROM jobs WHERE status = 'in_progress' AND lease_owner LIKE :p")
@@ -170,18 +169,6 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-async def wait_for(
-    check: Callable[[], Awaitable[bool]], *, timeout: float, interval: float = 0.05, what: str = "condition"
-) -> float:
-    """Poll ``check`` until it holds; returns the seconds it took, fails after ``timeout``."""
-    started = time.monotonic()
-    while not await check():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(interval)
-    return time.monotonic() - started
-
-
 async def job_statuses(db: Database) -> dict[str, int]:
     """How many jobs are in each status."""
     async with db.read() as conn:
@@ -198,8 +185,6 @@ def faults() -> dict[str, Any]:
 @pytest.fixture
 async def running(settings: Settings, faults: dict[str, Any]) -> AsyncIterator[Batch]:
     """A batch service (API and worker) for one organisation; ``faults`` are the simulation's."""
-    from tests.runtime.batch_driver import Batch, start_service, stop_service  # it imports wait_for
-
     services, worker, task = await start_service(settings, faults)
     tenant = await make_tenant(services, "Batch Org")
     app = create_app(settings, services=services)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from onboardflow.domain.statuses import UserRole
 from onboardflow.operations import accounts
 from tests.runtime.batch_driver import Batch, lead
-from tests.runtime.conftest import wait_for
+from tests.runtime.waiting import wait_for
 
 
 async def _leads(running: Batch, items: list[dict[str, Any]]) -> list[str]:

@@ -20,7 +20,7 @@ from onboardflow.operations.services import Services, close_services
 from onboardflow.store import actions as actions_store
 from tests.conftest import make_tenant
 from tests.runtime.batch_driver import CONFIG, EMAIL_CONFIG, Batch, start_service, stop_service
-from tests.runtime.conftest import wait_for
+from tests.runtime.waiting import wait_for
 
 
 async def test_fifty_leads_complete_with_exactly_the_acceptance_operator_requests(running: Batch) -> None:

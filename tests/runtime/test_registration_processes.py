@@ -14,7 +14,8 @@ from onboardflow.operations.services import Services
 from onboardflow.store import restaurants as restaurant_store
 from tests.conftest import Tenant
 from tests.domain.conftest import sample_config
-from tests.runtime.conftest import WorkerProcesses, pumpd_calls_by, wait_for
+from tests.runtime.conftest import WorkerProcesses, pumpd_calls_by
+from tests.runtime.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -32,7 +32,7 @@ from onboardflow.store.tables import jobs
 from onboardflow.store.tables import registration_job_steps as steps
 from tests.conftest import Tenant, make_tenant
 from tests.domain.conftest import sample_config
-from tests.runtime.conftest import wait_for
+from tests.runtime.waiting import wait_for
 
 ALL_ON = {
     "onboarding": {"create_user": True, "sync": True, "user_email": "joe@joespizza.co.nz", "user_name": "Joe"}

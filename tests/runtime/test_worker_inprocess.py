@@ -21,7 +21,7 @@ from onboardflow.runtime.worker import Worker
 from onboardflow.store import queue
 from onboardflow.store.types import utcnow
 from tests.conftest import Tenant
-from tests.runtime.conftest import wait_for
+from tests.runtime.waiting import wait_for
 
 local = Registry()
 

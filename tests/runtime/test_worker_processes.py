@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from onboardflow.domain.jobs import JobSpec
 from onboardflow.store import queue
 from onboardflow.store.engine import Database
-from tests.runtime.conftest import WorkerProcesses, job_statuses, wait_for
+from tests.runtime.conftest import WorkerProcesses, job_statuses
 from tests.runtime.handlers import read_log
+from tests.runtime.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
