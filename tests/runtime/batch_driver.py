@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 import httpx
+import sqlalchemy as sa
 
 from onboardflow.adapters.companies.simulated import has_clear_match
 from onboardflow.config import Settings
 from onboardflow.operations.services import Services, build_services, close_services
 from onboardflow.runtime.worker import Worker
+from onboardflow.store.engine import Database
 from tests.conftest import Tenant
 from tests.runtime.waiting import wait_for
 
@@ -183,3 +186,12 @@ async def stop_service(services: Services, worker: Worker, task: asyncio.Task[No
     worker.stop()
     await task
     await close_services(services)
+
+
+async def rows(db: Database, sql: str, **params: Any) -> list[Any]:
+    """The rows ``sql`` reads; a UUID parameter is bound as one (SQLite keeps UUIDs as hex text)."""
+    query = sa.text(sql).bindparams(
+        *(sa.bindparam(name, type_=sa.Uuid()) for name, value in params.items() if isinstance(value, UUID))
+    )
+    async with db.read() as conn:
+        return list((await conn.execute(query, params)).all())

@@ -9,11 +9,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-import sqlalchemy as sa
 
 from onboardflow.domain.statuses import UserRole
 from onboardflow.operations import accounts
-from tests.runtime.batch_driver import Batch, lead
+from tests.runtime.batch_driver import Batch, lead, rows
 from tests.runtime.waiting import wait_for
 
 
@@ -23,8 +22,8 @@ async def _leads(running: Batch, items: list[dict[str, Any]]) -> list[str]:
 
 
 async def _counts(running: Batch, sql: str, **params: Any) -> int:
-    async with running.services.db.read() as conn:
-        return int((await conn.execute(sa.text(sql), params)).scalar_one())
+    ((count,),) = await rows(running.services.db, sql, **params)
+    return int(count)
 
 
 async def test_leads_already_converted_are_refused_by_id_and_nothing_is_created(running: Batch) -> None:
@@ -198,15 +197,11 @@ MENU_FAILS_TWICE = {
 
 
 async def _step_events(running: Batch, step_id: str) -> list[dict[str, Any]]:
-    async with running.services.db.read() as conn:
-        rows = await conn.execute(
-            sa.text(
-                "SELECT from_status, to_status, actor, reason FROM events "
-                "WHERE entity_type = 'step' AND entity_id = :id ORDER BY id"
-            ).bindparams(sa.bindparam("id", type_=sa.Uuid())),
-            {"id": UUID(step_id)},
-        )
-        return [dict(row) for row in rows.mappings()]
+    query = (
+        "SELECT from_status, to_status, actor, reason FROM events "
+        "WHERE entity_type = 'step' AND entity_id = :id ORDER BY id"
+    )
+    return [row._asdict() for row in await rows(running.services.db, query, id=UUID(step_id))]
 
 
 @pytest.mark.parametrize("faults", [MENU_FAILS_TWICE])
@@ -311,12 +306,9 @@ async def test_a_rerun_of_the_search_with_new_terms_records_them_as_the_admins_a
 
 
 async def _search_step(running: Batch) -> Any:
-    async with running.services.db.read() as conn:
-        query = (
-            "SELECT answer, answered_by, answered_at FROM registration_job_steps "
-            "WHERE step_key = 'company_search'"
-        )
-        return (await conn.execute(sa.text(query))).one()
+    query = "SELECT answer, answered_by, answered_at FROM registration_job_steps WHERE step_key = :key"
+    (step,) = await rows(running.services.db, query, key="company_search")
+    return step
 
 
 async def _until_no_job_runs(running: Batch) -> None:
@@ -329,13 +321,6 @@ async def _until_no_job_runs(running: Batch) -> None:
         )
 
     await wait_for(idle, timeout=10, what="every job to end")
-
-
-async def _stored_candidates(running: Batch, run_id: str) -> int:
-    async with running.services.db.read() as conn:
-        query = sa.text("SELECT COUNT(*) FROM company_candidates WHERE registration_job_id = :run")
-        query = query.bindparams(sa.bindparam("run", type_=sa.Uuid()))
-        return int((await conn.execute(query, {"run": UUID(run_id)})).scalar_one())
 
 
 async def test_every_wait_carries_its_form_and_answer_schema_and_holds_no_worker(running: Batch) -> None:
@@ -362,7 +347,8 @@ async def test_every_wait_carries_its_form_and_answer_schema_and_holds_no_worker
         assert all(0 <= c["score"] <= 1 and c["match_reasons"] for c in candidates)
         assert [c["score"] for c in candidates] == sorted((c["score"] for c in candidates), reverse=True)
         assert set(action["answer_schema"]["properties"]) == {"candidate_id", "none_of_these"}
-        stored = await _stored_candidates(running, action["registration_job_id"])
+        query = "SELECT COUNT(*) FROM company_candidates WHERE registration_job_id = :run"
+        stored = await _counts(running, query, run=UUID(action["registration_job_id"]))
         assert stored == len(candidates), "every candidate is persisted"
 
     await running.post("/api/actions/bulk", {"mode": "accept_preselected", "batch_id": batch_id})

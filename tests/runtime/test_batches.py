@@ -10,7 +10,6 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from onboardflow.adapters.companies.simulated import has_clear_match
 from onboardflow.api.app import create_app
@@ -19,7 +18,7 @@ from onboardflow.operations import actions as actions_ops
 from onboardflow.operations.services import Services, close_services
 from onboardflow.store import actions as actions_store
 from tests.conftest import make_tenant
-from tests.runtime.batch_driver import CONFIG, EMAIL_CONFIG, Batch, start_service, stop_service
+from tests.runtime.batch_driver import CONFIG, EMAIL_CONFIG, Batch, rows, start_service, stop_service
 from tests.runtime.waiting import wait_for
 
 
@@ -51,24 +50,16 @@ async def test_fifty_leads_complete_with_exactly_the_acceptance_operator_request
     assert listed["items"][0]["id"] == batch_id
     assert listed["items"][0]["progress_percent"] == 100
     # Who answered and when is on every answered step: the operator's user, at a time.
-    async with running.services.db.read() as conn:
-        answered = (
-            await conn.execute(
-                sa.text(
-                    "SELECT step_key, answered_by, COUNT(*) FROM registration_job_steps "
-                    "WHERE step_key IN ('company_search', 'company_selection', 'yolo_config') "
-                    "AND answered_at IS NOT NULL GROUP BY step_key, answered_by"
-                )
-            )
-        ).all()
-        leaked = (
-            await conn.execute(
-                sa.text(
-                    "SELECT COUNT(*) FROM registration_job_steps "
-                    "WHERE CAST(answer AS TEXT) LIKE '%batch-pass%'"
-                )
-            )
-        ).scalar_one()
+    answered = await rows(
+        running.services.db,
+        "SELECT step_key, answered_by, COUNT(*) FROM registration_job_steps "
+        "WHERE step_key IN ('company_search', 'company_selection', 'yolo_config') "
+        "AND answered_at IS NOT NULL GROUP BY step_key, answered_by",
+    )
+    ((leaked,),) = await rows(
+        running.services.db,
+        "SELECT COUNT(*) FROM registration_job_steps WHERE CAST(answer AS TEXT) LIKE '%batch-pass%'",
+    )
     user = str(running.tenant.principal.user_id).replace("-", "")
     assert {(key, str(by).replace("-", ""), count) for key, by, count in answered} == {
         ("company_search", user, 50), ("company_selection", user, 50), ("yolo_config", user, 50),
@@ -144,15 +135,11 @@ async def test_a_wrong_candidate_is_refused_and_nothing_changes(running: Batch) 
     assert r.json()["field"] == "candidate_id"
     still = (await running.get("/api/actions", batch_id=batch_id, step_key="company_selection"))["items"]
     assert {a["step_id"] for a in still} == {a["step_id"] for a in actions}
-    async with running.services.db.read() as conn:
-        answered = (
-            await conn.execute(
-                sa.text(
-                    "SELECT COUNT(*) FROM registration_job_steps "
-                    "WHERE step_key = 'company_selection' AND answered_at IS NOT NULL"
-                )
-            )
-        ).scalar_one()
+    ((answered,),) = await rows(
+        running.services.db,
+        "SELECT COUNT(*) FROM registration_job_steps "
+        "WHERE step_key = 'company_selection' AND answered_at IS NOT NULL",
+    )
     assert answered == 0
     # A bulk of answers reports item by item: the valid one goes through, the wrong one does not.
     report = await running.post(
@@ -190,12 +177,8 @@ async def test_a_bulk_answer_in_many_chunks_reports_every_item_in_order(
 
 
 async def _steps_in_progress(services: Services, step_key: str) -> set[str]:
-    async with services.db.read() as conn:
-        rows = await conn.execute(
-            sa.text("SELECT id FROM registration_job_steps WHERE step_key = :key AND status = 'in_progress'"),
-            {"key": step_key},
-        )
-        return {str(row[0]) for row in rows}
+    query = "SELECT id FROM registration_job_steps WHERE step_key = :key AND status = 'in_progress'"
+    return {str(row[0]) for row in await rows(services.db, query, key=step_key)}
 
 
 async def test_a_restart_mid_batch_loses_nothing(settings: Settings) -> None:
@@ -261,13 +244,8 @@ async def test_a_restart_mid_batch_loses_nothing(settings: Settings) -> None:
             assert applied["succeeded"] == 12, applied
             detail = await second.until_final(batch_id)
             assert detail["counts_by_status"] == {"completed": 12}, detail["restaurants"]["items"]
-            async with services.db.read() as conn:
-                resumed = await conn.execute(
-                    sa.text(
-                        "SELECT id, status FROM registration_job_steps WHERE step_key = 'company_details'"
-                    )
-                )
-                details = {str(row[0]): row[1] for row in resumed}
+            query = "SELECT id, status FROM registration_job_steps WHERE step_key = 'company_details'"
+            details = {str(step_id): status for step_id, status in await rows(services.db, query)}
             assert {details[step_id] for step_id in interrupted} == {"completed"}
             skipped = detail["counts_by_step"]["company_details"].get("skipped", 0)
             assert skipped == sum(1 for n in names if not has_clear_match(n))
